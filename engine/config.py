@@ -1,0 +1,172 @@
+"""Settings: one TOML file loaded into frozen dataclasses, one section per stage."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import platformdirs
+
+APP_NAME = "dowse"
+DATA_DIR_ENV = "DOWSE_DATA_DIR"
+CONFIG_FILE_NAME = "config.toml"
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or holds a bad value."""
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    max_file_mb: float = 50.0
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class WalkConfig:
+    skip_hidden: bool = True
+    honour_gitignore: bool = True
+    # gitignore-style patterns, matched against paths relative to each pinned folder.
+    exclude: tuple[str, ...] = (
+        "node_modules/",
+        "__pycache__/",
+        "venv/",
+        "build/",
+        "dist/",
+        "target/",
+        "*.egg-info/",
+        "site-packages/",
+    )
+    # Secrets never get indexed by default; a user who really wants them can edit this list.
+    secrets: tuple[str, ...] = (
+        ".ssh/",
+        ".gnupg/",
+        ".password-store/",
+        "*.pem",
+        "*.key",
+        "*.p12",
+        "*.pfx",
+        "*.kdbx",
+        ".env",
+        ".env.*",
+        ".netrc",
+        ".pgpass",
+        "id_rsa*",
+        "id_dsa*",
+        "id_ecdsa*",
+        "id_ed25519*",
+    )
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    # Word pieces per passage including special tokens; None means the model's own limit.
+    max_tokens: int | None = None
+    overlap_tokens: int = 32
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    # A local Hugging Face encoder folder; empty means the packaged all-MiniLM-L6-v2.
+    model_path: str = ""
+    device: str = "auto"  # auto | cpu | cuda | mps
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    batch_size: int = 32
+    pooling: str = "auto"  # auto | mean | cls
+    normalize: bool = True
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    m: int = 32
+    ef_construction: int = 200
+    ef: int = 128
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    default_mode: str = "hybrid"
+    k: int = 10
+    candidates: int = 100
+
+
+@dataclass(frozen=True)
+class Config:
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    walk: WalkConfig = field(default_factory=WalkConfig)
+    chunk: ChunkConfig = field(default_factory=ChunkConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+
+
+T = TypeVar("T")
+
+
+def _build(cls: type[T], values: dict[str, Any], where: str) -> T:
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting [{where}] {key}")
+        default = getattr(cls(), key)
+        if dataclasses.is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{where}.{key}] must be a table")
+            kwargs[key] = _build(type(default), value, f"{where}.{key}" if where else key)
+            continue
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"[{where}] {key} must be a list of strings")
+            value = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"[{where}] {key} must be true or false")
+        elif isinstance(default, float) and isinstance(value, int):
+            value = float(value)
+        elif default is not None and not isinstance(value, type(default)):
+            raise ConfigError(f"[{where}] {key} must be {type(default).__name__}")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def parse_config(text: str) -> Config:
+    """Build a Config from TOML text; unset keys keep their defaults."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config is not valid TOML: {exc}") from exc
+    return _build(Config, raw, "")
+
+
+def load_config(data_dir: Path) -> Config:
+    """Read `config.toml` from the data dir, or the defaults when there is none."""
+    path = data_dir / CONFIG_FILE_NAME
+    if not path.exists():
+        return Config()
+    try:
+        return parse_config(path.read_text(encoding="utf-8"))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def resolve_data_dir(cli_value: str | os.PathLike[str] | None = None) -> Path:
+    """The data dir: --data-dir, then $DOWSE_DATA_DIR, then the platform's user data dir."""
+    chosen = cli_value or os.environ.get(DATA_DIR_ENV) or platformdirs.user_data_dir(APP_NAME)
+    return Path(chosen).expanduser().resolve()
+
+
+def ensure_data_dir(path: Path) -> Path:
+    """Create the data dir readable by its owner only (mode 0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path

@@ -1,0 +1,1 @@
+"""Local transformer encoders: turn passages and queries into normalised vectors."""

@@ -1,0 +1,273 @@
+"""The SQLite file that holds pinned folders, files, passages and metadata: the source of truth."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+DB_FILE_NAME = "dowse.sqlite3"
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer Dowse than this one."""
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: int
+    folder_id: int
+    path: str
+    size: int
+    mtime: float
+    hash: str | None
+    kind: str | None
+    state: str  # indexed | skipped | failed
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    ordinal: int
+    start: int
+    end: int
+    page: int | None
+    heading: str | None
+    text: str
+
+
+class Store:
+    """One open database. Not shared between threads: open one Store per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.db.enable_wal()
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA busy_timeout = 10000")
+        self._migrate()
+
+    @classmethod
+    def open_in(cls, data_dir: Path) -> Store:
+        return cls(data_dir / DB_FILE_NAME)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection = self.db.conn
+        return conn
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: everything inside commits together or not at all."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"{self.path} has schema version {version}; this Dowse knows up to "
+                f"{SCHEMA_VERSION}. Upgrade Dowse or use another --data-dir."
+            )
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            log.info("migrating %s to schema version %d", self.path, number)
+            with self.transaction() as conn:
+                for statement in _split_sql(MIGRATIONS[number - 1]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                    (str(number),),
+                )
+
+    # -- meta -------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # -- folders ----------------------------------------------------------------------------
+
+    def pin_folder(self, path: str) -> int:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO folders(path, added_at) VALUES (?, ?)", (path, time.time())
+        )
+        row = self.conn.execute("SELECT id FROM folders WHERE path = ?", (path,)).fetchone()
+        return int(row[0])
+
+    def unpin_folder(self, path: str) -> list[int] | None:
+        """Forget a folder and everything indexed in it; returns the deleted chunk ids."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT id FROM folders WHERE path = ?", (path,)).fetchone()
+            if row is None:
+                return None
+            file_ids = [
+                int(r[0]) for r in conn.execute("SELECT id FROM files WHERE folder_id = ?", row)
+            ]
+            chunk_ids = _chunk_ids_of(conn, file_ids)
+            conn.execute("DELETE FROM folders WHERE id = ?", row)
+        return chunk_ids
+
+    def folders(self) -> list[tuple[int, str, str]]:
+        rows = self.conn.execute("SELECT id, path, state FROM folders ORDER BY path")
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    # -- files ------------------------------------------------------------------------------
+
+    def file_by_path(self, path: str) -> FileRow | None:
+        row = self.conn.execute(
+            "SELECT id, folder_id, path, size, mtime, hash, kind, state, error "
+            "FROM files WHERE path = ?",
+            (path,),
+        ).fetchone()
+        return None if row is None else FileRow(*row)
+
+    def files_in_folder(self, folder_id: int) -> dict[str, FileRow]:
+        rows = self.conn.execute(
+            "SELECT id, folder_id, path, size, mtime, hash, kind, state, error "
+            "FROM files WHERE folder_id = ?",
+            (folder_id,),
+        )
+        return {str(r[2]): FileRow(*r) for r in rows}
+
+    def touch_file(self, file_id: int, size: int, mtime: float) -> None:
+        """Record a new size and mtime for a file whose content did not change."""
+        self.conn.execute(
+            "UPDATE files SET size = ?, mtime = ? WHERE id = ?", (size, mtime, file_id)
+        )
+
+    def delete_files(self, file_ids: Sequence[int]) -> list[int]:
+        """Delete files with their chunks and FTS rows; returns the deleted chunk ids."""
+        if not file_ids:
+            return []
+        with self.transaction() as conn:
+            chunk_ids = _chunk_ids_of(conn, file_ids)
+            conn.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in file_ids])
+        return chunk_ids
+
+    def record_file(
+        self,
+        *,
+        folder_id: int,
+        path: str,
+        size: int,
+        mtime: float,
+        hash: str | None,
+        kind: str | None,
+        state: str,
+        error: str | None = None,
+        chunks: Sequence[ChunkRow] = (),
+        extra_columns: Sequence[dict[str, Any]] | None = None,
+    ) -> tuple[list[int], list[int]]:
+        """Write a file's row and replace its chunks (and FTS rows) in one transaction.
+
+        Returns (removed chunk ids, new chunk ids in ordinal order).
+        """
+        now = time.time()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+            if row is None:
+                cur = conn.execute(
+                    "INSERT INTO files(folder_id, path, size, mtime, hash, kind, state, error,"
+                    " indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (folder_id, path, size, mtime, hash, kind, state, error, now),
+                )
+                file_id = int(cur.lastrowid or 0)
+                removed: list[int] = []
+            else:
+                file_id = int(row[0])
+                conn.execute(
+                    "UPDATE files SET folder_id = ?, size = ?, mtime = ?, hash = ?, kind = ?,"
+                    " state = ?, error = ?, indexed_at = ? WHERE id = ?",
+                    (folder_id, size, mtime, hash, kind, state, error, now, file_id),
+                )
+                removed = _chunk_ids_of(conn, [file_id])
+                conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+            added: list[int] = []
+            for i, chunk in enumerate(chunks):
+                extra = extra_columns[i] if extra_columns else {}
+                columns = ["file_id", "ordinal", "start", '"end"', "page", "heading", "text"]
+                values: list[Any] = [
+                    file_id, chunk.ordinal, chunk.start, chunk.end,
+                    chunk.page, chunk.heading, chunk.text,
+                ]
+                for key, value in extra.items():
+                    columns.append(key)
+                    values.append(value)
+                cur = conn.execute(
+                    f"INSERT INTO chunks({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' * len(values))})",
+                    values,
+                )
+                added.append(int(cur.lastrowid or 0))
+        return removed, added
+
+    # -- counts -----------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        one = self.conn.execute
+        by_state = dict(one("SELECT state, COUNT(*) FROM files GROUP BY state").fetchall())
+        return {
+            "folders": int(one("SELECT COUNT(*) FROM folders").fetchone()[0]),
+            "files": int(sum(by_state.values())),
+            "indexed": int(by_state.get("indexed", 0)),
+            "skipped": int(by_state.get("skipped", 0)),
+            "failed": int(by_state.get("failed", 0)),
+            "passages": int(one("SELECT COUNT(*) FROM chunks").fetchone()[0]),
+        }
+
+    def errors(self, limit: int = 1000) -> list[tuple[str, str, str]]:
+        """(path, state, reason) of files that failed or were skipped, failures first."""
+        rows = self.conn.execute(
+            "SELECT path, state, COALESCE(error, '') FROM files WHERE state != 'indexed' "
+            "ORDER BY state = 'skipped', path LIMIT ?",
+            (limit,),
+        )
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def _chunk_ids_of(conn: sqlite3.Connection, file_ids: Sequence[int]) -> list[int]:
+    ids: list[int] = []
+    for file_id in file_ids:
+        rows = conn.execute("SELECT id FROM chunks WHERE file_id = ?", (file_id,))
+        ids.extend(int(r[0]) for r in rows)
+    return ids
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies (BEGIN … END;) whole."""
+    statements: list[str] = []
+    current: list[str] = []
+    for line in script.strip().splitlines():
+        current.append(line)
+        candidate = "\n".join(current).strip()
+        if candidate.endswith(";") and sqlite3.complete_statement(candidate):
+            statements.append(candidate)
+            current = []
+    if "\n".join(current).strip():
+        statements.append("\n".join(current).strip())
+    return statements

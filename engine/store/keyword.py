@@ -1,0 +1,90 @@
+"""Keyword search over passages with SQLite FTS5 BM25, taking user text, never FTS5 syntax."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+
+# Words only: FTS5 operators, quotes, parentheses, NEAR(, '*', '-' and emoji all fall away,
+# so no user text can be a syntax error. Each word is then quoted as an FTS5 string.
+_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_QUERY_TERMS = 64
+
+# Joining every word with OR (as BM25 baselines do) is right for ranking, but a term that
+# appears in most passages makes FTS5 visit the whole index while adding almost no score.
+# These are dropped unless the query is made of nothing else.
+STOPWORDS = frozenset(
+    """a an and are as at be but by for from has have he her his how i in is it its of on or
+    she so than that the their them then there these they this to was we were what when where
+    which who whom why will with you your""".split()
+)
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    chunk_id: int
+    score: float  # -bm25: higher is better
+    rank: int  # 1-based
+
+
+def query_terms(text: str) -> list[str]:
+    """The distinct words of a query, in order, without stopwords when others remain."""
+    seen: dict[str, None] = {}
+    for match in _WORD.finditer(text.lower()):
+        word = match.group().strip("_")
+        if word and word not in seen:
+            seen[word] = None
+    words = list(seen)
+    content = [w for w in words if w not in STOPWORDS]
+    return (content or words)[:MAX_QUERY_TERMS]
+
+
+def match_expression(text: str) -> str | None:
+    """An FTS5 MATCH expression that ORs the query's words, or None when it has none."""
+    terms = query_terms(text)
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def keyword_search(
+    conn: sqlite3.Connection,
+    text: str,
+    limit: int,
+    where_sql: str = "",
+    where_params: tuple[object, ...] = (),
+) -> list[KeywordHit]:
+    """Best passages for the query by BM25. `where_sql` filters on the `files` row `f`."""
+    expression = match_expression(text)
+    if expression is None or limit <= 0:
+        return []
+    sql = (
+        "SELECT chunks_fts.rowid, bm25(chunks_fts) AS rank FROM chunks_fts "
+        "JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
+        f"WHERE chunks_fts MATCH ? {('AND ' + where_sql) if where_sql else ''} "
+        "ORDER BY rank LIMIT ?"
+    )
+    rows = conn.execute(sql, (expression, *where_params, limit)).fetchall()
+    return [KeywordHit(int(r[0]), -float(r[1]), i + 1) for i, r in enumerate(rows)]
+
+
+def matched_spans(text: str, query: str) -> list[tuple[int, int]]:
+    """Character spans of words in `text` that match a query term as FTS5 would (stemmed)."""
+    terms = {_stem(t) for t in query_terms(query)}
+    if not terms:
+        return []
+    return [
+        (m.start(), m.end())
+        for m in _WORD.finditer(text)
+        if _stem(m.group().lower()) in terms
+    ]
+
+
+def _stem(word: str) -> str:
+    # A light suffix strip, close enough to FTS5's porter stemmer for highlighting;
+    # ranking itself always uses FTS5.
+    for suffix in ("ational", "ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word

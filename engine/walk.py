@@ -1,0 +1,141 @@
+"""Lists the files of a pinned folder that Dowse may read, honouring ignore rules and secrets."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from engine.config import WalkConfig
+
+log = logging.getLogger(__name__)
+
+# Folders that are never worth reading, whatever their name's case or the user's rules.
+ALWAYS_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__"})
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    path: Path  # the path inside the pinned folder (never resolved through a symlink)
+    size: int
+    mtime: float
+
+
+def _is_venv(path: Path) -> bool:
+    return (path / "pyvenv.cfg").is_file() or (path / "conda-meta").is_dir()
+
+
+class FolderWalker:
+    """Walks one pinned folder. Never follows a symlink out of it and never loops."""
+
+    def __init__(self, root: Path, config: WalkConfig) -> None:
+        self.root = Path(os.path.abspath(root))
+        self.real_root = Path(os.path.realpath(root))
+        self.config = config
+        self._rules = pathspec.GitIgnoreSpec.from_lines([*config.exclude, *config.secrets])
+
+    def walk(self) -> Iterator[FoundFile]:
+        seen_dirs: set[tuple[int, int]] = set()
+        seen_files: set[tuple[int, int]] = set()
+        yield from self._walk_dir(self.root, [], seen_dirs, seen_files)
+
+    def is_included(self, path: Path) -> bool:
+        """Whether a single path (for example one reported by the watcher) would be walked."""
+        try:
+            rel = Path(os.path.abspath(path)).relative_to(self.root)
+        except ValueError:
+            return False
+        parts = rel.parts
+        for i, name in enumerate(parts[:-1]):
+            if self._skip_dir_name(name) or self._rules.match_file("/".join(parts[: i + 1]) + "/"):
+                return False
+        return not self._skip_file_name(parts[-1]) and not self._rules.match_file(rel.as_posix())
+
+    def _skip_dir_name(self, name: str) -> bool:
+        return name in ALWAYS_SKIPPED_DIRS or (self.config.skip_hidden and name.startswith("."))
+
+    def _skip_file_name(self, name: str) -> bool:
+        return self.config.skip_hidden and name.startswith(".")
+
+    def _inside_root(self, path: Path) -> bool:
+        real = os.path.realpath(path)
+        return real == str(self.real_root) or real.startswith(str(self.real_root) + os.sep)
+
+    def _walk_dir(
+        self,
+        directory: Path,
+        ignores: list[tuple[Path, pathspec.GitIgnoreSpec]],
+        seen_dirs: set[tuple[int, int]],
+        seen_files: set[tuple[int, int]],
+    ) -> Iterator[FoundFile]:
+        try:
+            info = directory.stat()
+        except OSError as exc:
+            log.warning("cannot read %s: %s", directory, exc)
+            return
+        if (info.st_dev, info.st_ino) in seen_dirs:
+            return  # a symlink cycle, or a second link to a folder already walked
+        seen_dirs.add((info.st_dev, info.st_ino))
+
+        if self.config.honour_gitignore:
+            ignores = ignores + self._read_gitignore(directory)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            log.warning("cannot list %s: %s", directory, exc)
+            return
+
+        for entry in entries:
+            path = Path(entry.path)
+            rel = path.relative_to(self.root).as_posix()
+            try:
+                is_link = entry.is_symlink()
+                if is_link and not self._inside_root(path):
+                    continue  # never leave the pinned folder through a link
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                continue
+            if is_dir:
+                if self._skip_dir_name(entry.name) or self._ignored(rel + "/", path, ignores):
+                    continue
+                if _is_venv(path):
+                    continue
+                yield from self._walk_dir(path, ignores, seen_dirs, seen_files)
+                continue
+            if self._skip_file_name(entry.name) or self._ignored(rel, path, ignores):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=True)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in seen_files:
+                continue
+            seen_files.add((st.st_dev, st.st_ino))
+            yield FoundFile(path, st.st_size, st.st_mtime)
+
+    def _ignored(
+        self, rel: str, path: Path, ignores: list[tuple[Path, pathspec.GitIgnoreSpec]]
+    ) -> bool:
+        if self._rules.match_file(rel):
+            return True
+        # As in git, the deepest .gitignore with a matching pattern decides, so a nested
+        # "!keep.log" re-includes what a parent's "*.log" excluded.
+        for base, spec in reversed(ignores):
+            local = path.relative_to(base).as_posix() + ("/" if rel.endswith("/") else "")
+            verdict = spec.check_file(local).include
+            if verdict is not None:
+                return bool(verdict)
+        return False
+
+    def _read_gitignore(self, directory: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
+        gitignore = directory / ".gitignore"
+        try:
+            lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return []
+        return [(directory, pathspec.GitIgnoreSpec.from_lines(lines))]

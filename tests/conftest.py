@@ -1,0 +1,28 @@
+"""Shared fixtures: temporary data dirs and the real packaged tokenizer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def passage_tokenizer():  # type: ignore[no-untyped-def]
+    from engine.chunk import PassageTokenizer
+    from engine.embed.model_dir import resolve_model_dir
+
+    return PassageTokenizer.from_model_dir(resolve_model_dir(""))
