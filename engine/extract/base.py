@@ -98,7 +98,7 @@ def supported_suffixes() -> frozenset[str]:
 # words, but they can sit between words, so they become spaces.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _NONCHARS = re.compile(r"[\ufffe\uffff]")
-_TRAILING_SPACE = re.compile(r"[ \t\u00a0]+$", re.MULTILINE)
+_TRAILING_SPACE = re.compile(r"[^\S\n]+$", re.MULTILINE)
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
@@ -118,10 +118,6 @@ class TextBuilder:
         self._parts: list[str] = []
         self._length = 0
         self._headings: list[Heading] = []
-
-    @property
-    def length(self) -> int:
-        return self._length
 
     def add(
         self, block: str, *, heading_level: int = 0, title: str = "", sep: str = "\n\n"
@@ -171,8 +167,8 @@ def reading(label: str) -> Iterator[None]:
     """Turn what a format library raises on a damaged file into ExtractError("corrupt ...")."""
     try:
         yield
-    except ExtractError:
-        raise
+    except (ExtractError, PermissionError, FileNotFoundError, IsADirectoryError):
+        raise  # not the file's fault: extract_file reports these as unreadable
     except Exception as exc:
         # Format libraries raise anything (KeyError, AttributeError, lxml errors) on bad input.
         log.debug("corrupt %s", label, exc_info=True)

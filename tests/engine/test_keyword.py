@@ -1,6 +1,5 @@
 """Keyword queries are user text: nothing a person types may become an FTS5 error."""
 
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -49,7 +48,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     texts = ["alpha beta gamma", "the fox near the river", "NEAR and AND are words too"]
     store.record_file(
         folder_id=folder, path="/docs/a.txt", size=1, mtime=1.0, hash="h", kind="text",
-        state="indexed", chunks=[ChunkRow(i, 0, len(t), None, None, t) for i, t in enumerate(texts)],
+        state="indexed",
+        chunks=[ChunkRow(i, 0, len(t), None, None, t) for i, t in enumerate(texts)],
     )
     return store
 
