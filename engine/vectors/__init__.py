@@ -1,0 +1,19 @@
+"""Vector search over chunks: an HNSW index derived from SQLite and repaired from it."""
+
+from engine.vectors.hnsw_file import CorruptIndexError, IndexFileError, IndexMismatchError
+from engine.vectors.index import LabelFilter, VectorIndex
+from engine.vectors.repair import FetchVectors, ReconcileReport, open_or_rebuild, reconcile
+from engine.vectors.rwlock import RWLock
+
+__all__ = [
+    "CorruptIndexError",
+    "FetchVectors",
+    "IndexFileError",
+    "IndexMismatchError",
+    "LabelFilter",
+    "RWLock",
+    "ReconcileReport",
+    "VectorIndex",
+    "open_or_rebuild",
+    "reconcile",
+]
