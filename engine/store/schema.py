@@ -59,6 +59,11 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
     END;
     """,
+    # 2: each passage's embedding as a float16 blob, so the HNSW file can always be rebuilt
+    # from SQLite alone. NULL means "not embedded yet" (a keyword-only index, or a new model).
+    """
+    ALTER TABLE chunks ADD COLUMN vector BLOB;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

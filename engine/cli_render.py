@@ -1,0 +1,168 @@
+"""Turns engine answers into terminal text: the progress bar, result lists and summaries."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from engine.indexer import IndexProgress, IndexSummary
+from engine.search import FileHit, PassageHit, SearchResponse
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal, redrawn at most ten times a second."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self._last = 0.0
+
+    def __call__(self, p: IndexProgress) -> None:
+        now = time.monotonic()
+        if p.done < p.total and now - self._last < 0.1:
+            return
+        self._last = now
+        width = shutil.get_terminal_size((80, 20)).columns
+        fraction = p.done / p.total if p.total else 1.0
+        bar_width = 24
+        filled = int(bar_width * fraction)
+        mb = p.bytes_done / 1e6
+        line = (
+            f"[{'#' * filled}{'.' * (bar_width - filled)}] {p.done}/{p.total} files"
+            f"  {p.rate:.1f} files/s  {mb / p.elapsed if p.elapsed else 0:.2f} MB/s"
+            f"  ETA {format_duration(p.eta)}"
+        )
+        if p.failed:
+            line += f"  {p.failed} failed"
+        self.stream.write("\r" + line[: width - 1].ljust(width - 1))
+        if p.done >= p.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def print_summary(summary: IndexSummary, out: TextIO) -> None:
+    mb = summary.bytes / 1e6
+    secs = max(summary.seconds, 1e-9)
+    out.write(
+        f"Indexed {summary.indexed} files ({summary.passages} passages), "
+        f"{summary.unchanged} unchanged, {len(summary.skipped)} skipped, "
+        f"{len(summary.failed)} failed, {summary.removed} removed "
+        f"in {summary.seconds:.1f}s ({(summary.indexed + summary.unchanged) / secs:.1f} files/s, "
+        f"{mb / secs:.2f} MB/s).\n"
+    )
+    if summary.skipped:
+        out.write("Skipped:\n")
+        for reason, count in Counter(_reason_kind(r) for _, r in summary.skipped).most_common():
+            out.write(f"  {count:6d}  {reason}\n")
+    if summary.failed:
+        out.write("Failed:\n")
+        for path, reason in summary.failed[:50]:
+            out.write(f"  {path}: {reason}\n")
+        if len(summary.failed) > 50:
+            out.write(f"  … and {len(summary.failed) - 50} more (see `dowse status`)\n")
+
+
+def _reason_kind(reason: str) -> str:
+    # "file too large: 61.2 MB > 50 MB" and the like group under their leading words.
+    return reason.split(":")[0]
+
+
+def hit_json(hit: PassageHit) -> dict[str, Any]:
+    return {
+        "path": hit.path,
+        "page": hit.page,
+        "start": hit.start,
+        "end": hit.end,
+        "heading": hit.heading,
+        "text": hit.text,
+        "score": round(hit.score, 6),
+        "score_parts": {
+            "semantic": None if hit.semantic is None else round(hit.semantic, 6),
+            "keyword": None if hit.keyword is None else round(hit.keyword, 6),
+            "keyword_rank": hit.keyword_rank,
+            "semantic_rank": hit.semantic_rank,
+        },
+        "mtime": hit.mtime,
+    }
+
+
+def response_json(response: SearchResponse) -> str:
+    results = []
+    for group in response.results:
+        item = hit_json(group.best)
+        item["more"] = [hit_json(h) for h in group.more]
+        results.append(item)
+    return json.dumps(
+        {
+            "query": response.query,
+            "mode": response.mode,
+            "confident": response.confident,
+            "elapsed_ms": round(response.elapsed_ms, 2),
+            "results": results,
+        },
+        ensure_ascii=False,
+    )
+
+
+def snippet(text: str, width: int = 240) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def print_response(response: SearchResponse, out: TextIO) -> None:
+    if not response.results:
+        out.write(f"No results for {response.query!r} ({response.mode}).\n")
+        return
+    if not response.confident:
+        out.write("No confident match; the closest results are:\n")
+    for i, group in enumerate(response.results, 1):
+        _print_hit(i, group, out)
+
+
+def _print_hit(i: int, group: FileHit, out: TextIO) -> None:
+    hit = group.best
+    where = f"{hit.path}" + (f"  p.{hit.page}" if hit.page else "")
+    parts = []
+    if hit.semantic is not None:
+        parts.append(f"semantic {hit.semantic:.3f}")
+    if hit.keyword is not None:
+        parts.append(f"keyword {hit.keyword:.2f}")
+    out.write(f"{i:2d}. {where}  [{hit.start}:{hit.end}]  score {hit.score:.3f}")
+    out.write(f" ({', '.join(parts)})\n" if parts else "\n")
+    out.write(f"    {snippet(hit.text)}\n")
+    if group.more:
+        out.write(f"    + {len(group.more)} more passage(s) in this file\n")
+
+
+def print_status(status: dict[str, Any], out: TextIO) -> None:
+    out.write(f"Data dir:  {status['data_dir']}\n")
+    out.write(f"Engine:    {status['engine']}\n")
+    out.write(
+        f"Folders:   {status['folders']}\nFiles:     {status['files']} "
+        f"({status['indexed']} indexed, {status['skipped']} skipped, {status['failed']} failed)\n"
+        f"Passages:  {status['passages']}\nErrors:    {status['errors']}\n"
+    )
+    for folder in status["folder_list"]:
+        out.write(
+            f"  {folder['path']}  [{folder['state']}]  {folder['indexed']} indexed, "
+            f"{folder['failed']} failed, {folder['skipped']} skipped\n"
+        )
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(asdict(obj) if hasattr(obj, "__dataclass_fields__") else obj)

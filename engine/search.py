@@ -1,0 +1,235 @@
+"""Answers a query with ranked passages grouped by file, by keyword, by meaning, or both."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from engine.fusion import fuse
+from engine.store import Store
+from engine.store.keyword import keyword_search, match_expression
+
+MODES = ("hybrid", "semantic", "keyword")
+
+
+class UnknownModeError(ValueError):
+    """A search mode other than hybrid, semantic or keyword."""
+
+
+class SemanticSide(Protocol):
+    """Nearest passages by meaning; provided once an encoder and a vector index exist."""
+
+    def nearest(
+        self, query: str, k: int, allowed: set[int] | None
+    ) -> list[tuple[int, float]]: ...
+
+    def similarities(self, query: str, chunk_ids: Sequence[int]) -> dict[int, float]: ...
+
+    # Below this best-passage cosine the engine says it found no confident match.
+    confidence_threshold: float
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    folders: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()  # ".pdf", ".md", … (case-insensitive)
+    modified_after: float | None = None  # unix time
+    modified_before: float | None = None
+
+    def sql(self) -> tuple[str, tuple[object, ...]]:
+        """A WHERE fragment over the `files` row `f`, and its parameters."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if self.folders:
+            parts = []
+            for folder in self.folders:
+                folder = os.path.abspath(folder).rstrip(os.sep)
+                parts.append("(f.path = ? OR substr(f.path, 1, ?) = ?)")
+                params.extend([folder, len(folder) + 1, folder + os.sep])
+            clauses.append("(" + " OR ".join(parts) + ")")
+        if self.suffixes:
+            parts = []
+            for suffix in self.suffixes:
+                suffix = "." + suffix.lower().lstrip(".")
+                parts.append("lower(f.path) LIKE ? ESCAPE '\\'")
+                params.append("%" + suffix.replace("\\", "\\\\").replace("%", "\\%")
+                              .replace("_", "\\_"))
+            clauses.append("(" + " OR ".join(parts) + ")")
+        if self.modified_after is not None:
+            clauses.append("f.mtime >= ?")
+            params.append(self.modified_after)
+        if self.modified_before is not None:
+            clauses.append("f.mtime <= ?")
+            params.append(self.modified_before)
+        return " AND ".join(clauses), tuple(params)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.sql()[0])
+
+
+@dataclass(frozen=True)
+class PassageHit:
+    chunk_id: int
+    file_id: int
+    path: str
+    page: int | None
+    start: int
+    end: int
+    heading: str | None
+    text: str
+    mtime: float
+    score: float
+    semantic: float | None
+    keyword: float | None
+    keyword_rank: int | None = None
+    semantic_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class FileHit:
+    best: PassageHit
+    more: tuple[PassageHit, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    query: str
+    mode: str
+    confident: bool
+    results: list[FileHit] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+
+class Searcher:
+    def __init__(
+        self, store: Store, semantic: SemanticSide | None = None, candidates: int = 100
+    ) -> None:
+        self.store = store
+        self.semantic = semantic
+        self.candidates = candidates
+
+    def search(
+        self,
+        query: str,
+        mode: str = "hybrid",
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        passages_per_file: int = 3,
+    ) -> SearchResponse:
+        if mode not in MODES:
+            raise UnknownModeError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        started = time.perf_counter()
+        filters = filters or SearchFilters()
+        where, params = filters.sql()
+        depth = max(self.candidates, k * 4)
+
+        keyword: dict[int, tuple[float, int]] = {}
+        if mode in ("hybrid", "keyword"):
+            hits = keyword_search(self.store.conn, query, depth, where, params)
+            keyword = {h.chunk_id: (h.score, h.rank) for h in hits}
+
+        semantic: dict[int, tuple[float, int]] = {}
+        if mode in ("hybrid", "semantic") and query.strip():
+            if self.semantic is None:
+                raise RuntimeError("semantic search needs an encoder and a vector index")
+            allowed = self._allowed_ids(where, params) if where else None
+            nearest = self.semantic.nearest(query, depth, allowed)
+            semantic = {cid: (sim, rank + 1) for rank, (cid, sim) in enumerate(nearest)}
+
+        if mode == "hybrid" and self.semantic is not None:
+            # Score every candidate on both sides exactly so fusion never guesses a missing score.
+            missing_sem = [cid for cid in keyword if cid not in semantic]
+            sem_extra = self.semantic.similarities(query, missing_sem) if missing_sem else {}
+            missing_kw = [cid for cid in semantic if cid not in keyword]
+            kw_extra = self._keyword_scores(query, missing_kw) if missing_kw else {}
+            fused = fuse(
+                {cid: s for cid, (s, _) in semantic.items()} | sem_extra,
+                {cid: s for cid, (s, _) in keyword.items()} | kw_extra,
+            )
+        elif mode == "semantic":
+            fused = {cid: s for cid, (s, _) in semantic.items()}
+        else:
+            fused = {cid: s for cid, (s, _) in keyword.items()}
+
+        ranked = sorted(fused.items(), key=lambda item: -item[1])
+        rows = self._rows([cid for cid, _ in ranked])
+        grouped: dict[int, list[PassageHit]] = {}
+        for cid, score in ranked:
+            row = rows.get(cid)
+            if row is None:
+                continue  # deleted since the vector index last saw it
+            sem = semantic.get(cid)
+            kw = keyword.get(cid)
+            hit = PassageHit(
+                chunk_id=cid, file_id=row[0], path=row[1], page=row[2], start=row[3],
+                end=row[4], heading=row[5], text=row[6], mtime=row[7], score=float(score),
+                semantic=sem[0] if sem else None, keyword=kw[0] if kw else None,
+                keyword_rank=kw[1] if kw else None, semantic_rank=sem[1] if sem else None,
+            )
+            if mode == "hybrid" and hit.semantic is None:
+                hit = _with_semantic(hit, sem_extra.get(cid))
+            if hit.file_id not in grouped and len(grouped) >= k:
+                continue  # only more passages of files already shown from here on
+            group = grouped.setdefault(hit.file_id, [])
+            if len(group) < passages_per_file:
+                group.append(hit)
+        results = [FileHit(g[0], tuple(g[1:])) for g in list(grouped.values())[:k]]
+        confident = self._confident(mode, results)
+        elapsed = (time.perf_counter() - started) * 1000
+        return SearchResponse(query, mode, confident, results, elapsed)
+
+    def _confident(self, mode: str, results: list[FileHit]) -> bool:
+        if not results:
+            return False
+        if mode == "keyword" or self.semantic is None:
+            return True
+        best = max((r.best.semantic or -1.0) for r in results)
+        return best >= self.semantic.confidence_threshold
+
+    def _allowed_ids(self, where: str, params: tuple[object, ...]) -> set[int] | None:
+        """Chunk ids the filters allow, or None when they allow every chunk."""
+        sql = f"SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE {where}"
+        allowed = {int(r[0]) for r in self.store.conn.execute(sql, params)}
+        total = int(self.store.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        return None if len(allowed) == total else allowed
+
+    def _keyword_scores(self, query: str, chunk_ids: Sequence[int]) -> dict[int, float]:
+        expression = match_expression(query)
+        if expression is None:
+            return {}
+        scores: dict[int, float] = {}
+        for start in range(0, len(chunk_ids), 500):
+            part = list(chunk_ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            rows = self.store.conn.execute(
+                f"SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                f"AND rowid IN ({marks})",
+                (expression, *part),
+            )
+            scores.update({int(r[0]): -float(r[1]) for r in rows})
+        return scores
+
+    def _rows(
+        self, chunk_ids: Sequence[int]
+    ) -> dict[int, tuple[int, str, int | None, int, int, str | None, str, float]]:
+        out = {}
+        for start in range(0, len(chunk_ids), 500):
+            part = list(chunk_ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            rows = self.store.conn.execute(
+                'SELECT c.id, c.file_id, f.path, c.page, c.start, c."end", c.heading, c.text, '
+                f"f.mtime FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})",
+                part,
+            )
+            for r in rows:
+                out[int(r[0])] = (int(r[1]), str(r[2]), r[3], int(r[4]), int(r[5]), r[6],
+                                  str(r[7]), float(r[8]))
+        return out
+
+
+def _with_semantic(hit: PassageHit, similarity: float | None) -> PassageHit:
+    return replace(hit, semantic=similarity)

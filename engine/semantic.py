@@ -1,0 +1,193 @@
+"""The semantic side of the index: embeds passages, keeps the HNSW file in step with SQLite."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.config import IndexConfig
+from engine.embed.base import Encoder
+from engine.store import Store
+from engine.vectors import open_or_rebuild
+
+log = logging.getLogger(__name__)
+
+VECTORS_FILE_NAME = "vectors.hnsw"
+# Below this many allowed passages a filtered search is exact brute force over their stored
+# vectors; above it hnswlib's filtered search is used. Both keep full recall.
+EXACT_FILTER_LIMIT = 20_000
+# Best-passage cosine under which the engine says "no confident match", per model. Calibrated
+# on the shared collections: see bench/quality.py (the 25th percentile of the top-1 cosine of
+# queries whose top-1 document is relevant).
+CONFIDENCE_THRESHOLDS = {"all-MiniLM-L6-v2": 0.35}
+DEFAULT_CONFIDENCE = 0.5
+
+
+class ModelMismatchError(RuntimeError):
+    """The index on disk was built by another model or with another vector dimension."""
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float16).tobytes()
+
+
+def from_blobs(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    if not blobs:
+        return np.empty((0, dim), dtype=np.float32)
+    vectors = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), dim)
+    vectors = vectors.astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)  # type: ignore[no-any-return]
+
+
+class SemanticIndex:
+    """Implements the indexer's PassageVectors and the searcher's SemanticSide."""
+
+    def __init__(
+        self, store: Store, encoder: Encoder, data_dir: Path, config: IndexConfig
+    ) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.dim = encoder.dim
+        self.confidence_threshold = CONFIDENCE_THRESHOLDS.get(encoder.name, DEFAULT_CONFIDENCE)
+        self._check_model()
+        self._dirty = False
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        expected = self._labels_in_store()
+        self.index, report = open_or_rebuild(
+            data_dir / VECTORS_FILE_NAME, self.dim, config, expected, self._fetch
+        )
+        if report.rebuilt or report.added or report.removed:
+            log.info("vector index repaired from SQLite: %s", report)
+
+    # -- consistency ------------------------------------------------------------------------
+
+    def _check_model(self) -> None:
+        name, dim = self.store.get_meta("model_name"), self.store.get_meta("model_dim")
+        if name is None:
+            with self.store.transaction():
+                self.store.set_meta("model_name", self.encoder.name)
+                self.store.set_meta("model_dim", str(self.dim))
+            return
+        if name != self.encoder.name or dim != str(self.dim):
+            raise ModelMismatchError(
+                f"this index was built with the model {name} ({dim} dimensions), but the "
+                f"configured model is {self.encoder.name} ({self.dim} dimensions). Re-index "
+                "with `dowse index --reindex PATH…` to embed everything with the new model, "
+                "or set embed.model_path back."
+            )
+
+    def _labels_in_store(self) -> set[int]:
+        rows = self.store.conn.execute("SELECT id FROM chunks WHERE vector IS NOT NULL")
+        return {int(r[0]) for r in rows}
+
+    def _fetch(self, labels: Sequence[int]) -> np.ndarray:
+        blobs: dict[int, bytes] = {}
+        for start in range(0, len(labels), 500):
+            part = list(labels[start : start + 500])
+            marks = ",".join("?" * len(part))
+            rows = self.store.conn.execute(
+                f"SELECT id, vector FROM chunks WHERE id IN ({marks})", part
+            )
+            blobs.update({int(r[0]): bytes(r[1]) for r in rows})
+        return from_blobs([blobs[label] for label in labels], self.dim)
+
+    # -- indexing (PassageVectors) ----------------------------------------------------------
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encoder.encode_passages(texts)
+
+    def vector_column(self, vectors: np.ndarray) -> list[dict[str, Any]]:
+        return [{"vector": to_blob(v)} for v in vectors]
+
+    def apply(self, removed: Sequence[int], added: Sequence[int], vectors: np.ndarray) -> None:
+        if removed:
+            self.index.delete(np.asarray(removed, dtype=np.int64))
+            self._dirty = True
+        if added:
+            self.index.add(np.asarray(added, dtype=np.int64), vectors)
+            self._dirty = True
+
+    def checkpoint(self) -> None:
+        if self._dirty:
+            self.index.save()
+            self._dirty = False
+
+    def embed_missing(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Embed passages stored without a vector (a keyword-only index, or a new model)."""
+        count_sql = "SELECT COUNT(*) FROM chunks WHERE vector IS NULL"
+        total = int(self.store.conn.execute(count_sql).fetchone()[0])
+        done = 0
+        while True:
+            rows = self.store.conn.execute(
+                "SELECT id, text FROM chunks WHERE vector IS NULL ORDER BY id LIMIT 512"
+            ).fetchall()
+            if not rows:
+                break
+            ids = [int(r[0]) for r in rows]
+            vectors = self.encoder.encode_passages([str(r[1]) for r in rows])
+            with self.store.transaction() as conn:
+                conn.executemany(
+                    "UPDATE chunks SET vector = ? WHERE id = ?",
+                    [(to_blob(v), i) for i, v in zip(ids, vectors, strict=True)],
+                )
+            self.apply([], ids, vectors)
+            done += len(ids)
+            if progress:
+                progress(done, total)
+        self.checkpoint()
+        return done
+
+    # -- searching (SemanticSide) -----------------------------------------------------------
+
+    def query_vector(self, query: str) -> np.ndarray:
+        cached = self._query_cache.get(query)
+        if cached is None:
+            cached = self.encoder.encode_queries([query])[0]
+            self._query_cache[query] = cached
+            if len(self._query_cache) > 64:
+                self._query_cache.popitem(last=False)
+        return cached
+
+    def nearest(self, query: str, k: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+        vector = self.query_vector(query)
+        if allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT:
+            ids = sorted(allowed & self._live(allowed))
+            sims = self._fetch(ids) @ vector if ids else np.empty(0)
+            order = np.argsort(-sims)[:k]
+            return [(ids[i], float(sims[i])) for i in order]
+        predicate: Callable[[int], bool] | None = None
+        if allowed is not None:
+            allowed_ids = allowed
+            predicate = allowed_ids.__contains__
+        labels, scores = self.index.search(vector, k, predicate)
+        pairs = zip(labels[0], scores[0], strict=True)
+        return [(int(label), float(score)) for label, score in pairs]
+
+    def similarities(self, query: str, chunk_ids: Sequence[int]) -> dict[int, float]:
+        ids = sorted(set(chunk_ids) & self._live(chunk_ids))
+        if not ids:
+            return {}
+        sims = self._fetch(ids) @ self.query_vector(query)
+        return {cid: float(s) for cid, s in zip(ids, sims, strict=True)}
+
+    def _live(self, chunk_ids: Any) -> set[int]:
+        ids = list(chunk_ids)
+        live: set[int] = set()
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.store.conn.execute(
+                f"SELECT id FROM chunks WHERE id IN ({marks}) AND vector IS NOT NULL", part
+            )
+            live.update(int(r[0]) for r in rows)
+        return live
+
+    def close(self) -> None:
+        self.checkpoint()
+
