@@ -1,0 +1,257 @@
+"""Cut extracted text into passages the encoder can read whole, so no word is silently truncated."""
+
+from __future__ import annotations
+
+import logging
+import re
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.config import ChunkConfig
+from engine.embed.model_dir import read_model_info
+from engine.extract.base import Extracted
+
+log = logging.getLogger(__name__)
+
+# One character can become several word pieces (a Hangul syllable splits into its jamo), so
+# a smaller budget could leave a single character too long to fit.
+MIN_BUDGET = 8
+
+# Where a passage may end, best first: a blank line, a sentence end, a word end.
+_PARAGRAPH = re.compile(r"\n[^\S\n]*\n|\u2029")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)|[。！？]")
+# Greedy, so one match finds the last word end without walking every word in the window.
+_LAST_WORD_END = re.compile(r"(?s).*\S(?=\s)")
+# Where a passage may begin: after whitespace or a CJK full stop.
+_WORD_START = re.compile(r"(?<=[\s。！？])(?=\S)")
+_SENTENCE_PUNCT = frozenset(".!?…。！？")
+_CLOSERS = frozenset("\"'”’)]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Passage:
+    ordinal: int  # 0-based order within the document
+    start: int  # character offsets into Extracted.text
+    end: int
+    text: str  # == doc.text[start:end]
+    page: int | None
+    heading: str | None  # nearest heading at or before start
+
+
+class PassageTokenizer:
+    """Wraps a HF fast tokenizer; counts word pieces and gives their character offsets."""
+
+    def __init__(self, tokenizer: Any, max_tokens: int) -> None:
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            raise TypeError("PassageTokenizer needs a fast (tokenizers-backed) tokenizer")
+        self.n_special = int(tokenizer.num_special_tokens_to_add())
+        if max_tokens - self.n_special < MIN_BUDGET:
+            raise ValueError(f"max_tokens {max_tokens} leaves too few word pieces per passage")
+        self.max_tokens = max_tokens
+        # A private copy: the shared one carries the model's truncation and padding from
+        # tokenizer.json (128 for all-MiniLM-L6-v2), which would silently cap every count.
+        self._backend: Any = type(backend).from_str(backend.to_str())
+        self._backend.no_truncation()
+        self._backend.no_padding()
+        # encode_batch_fast skips offset tracking; tokenizers before 0.20 lack it.
+        self._encode_batch = getattr(self._backend, "encode_batch_fast", None) or (
+            self._backend.encode_batch
+        )
+
+    @classmethod
+    def from_model_dir(cls, path: Path, max_tokens: int | None = None) -> PassageTokenizer:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        return cls(tokenizer, max_tokens or read_model_info(path).max_tokens)
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character span of each word piece, without special tokens or truncation."""
+        try:
+            encoding = self._backend.encode(text, add_special_tokens=False)
+        except TypeError:  # a lone surrogate (from surrogateescape decoding) cannot be encoded
+            encoding = self._backend.encode(_no_surrogates(text), add_special_tokens=False)
+        return list(encoding.offsets)
+
+    def count(self, text: str) -> int:
+        """Word pieces including special tokens, as the model would see them untruncated."""
+        try:
+            encodings = self._encode_batch([text], add_special_tokens=True)
+        except TypeError:
+            encodings = self._encode_batch([_no_surrogates(text)], add_special_tokens=True)
+        return len(encodings[0].ids)
+
+
+def _no_surrogates(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD, so offsets stay the same."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def chunk_document(
+    doc: Extracted, tokenizer: PassageTokenizer, config: ChunkConfig
+) -> list[Passage]:
+    """Passages covering every non-blank character of `doc`, each within the token limit."""
+    limit = tokenizer.max_tokens
+    if config.max_tokens is not None:
+        limit = min(limit, config.max_tokens)
+    budget = limit - tokenizer.n_special
+    if budget < MIN_BUDGET:
+        raise ValueError(f"chunk max_tokens {limit} leaves too few word pieces per passage")
+    # A quarter of the window at most, so every passage still moves the text on.
+    overlap = max(0, min(config.overlap_tokens, budget // 4))
+
+    text = doc.text
+    # Pages are hard boundaries; text before the first page start belongs to page 1.
+    cuts = sorted({p for p in doc.page_starts[1:] if 0 < p < len(text)})
+    bounds = [0, *cuts, len(text)]
+    spans: list[tuple[int, int]] = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        spans.extend(_Segment(text, a, b, tokenizer, budget, overlap).passages())
+    return [
+        Passage(i, s, e, text[s:e], doc.page_at(s), doc.heading_at(s))
+        for i, (s, e) in enumerate(spans)
+    ]
+
+
+class _Segment:
+    """One page of text, tokenized once, and cut greedily into overlapping windows."""
+
+    def __init__(
+        self, text: str, a: int, b: int, tokenizer: PassageTokenizer, budget: int, overlap: int
+    ) -> None:
+        self.text = text
+        self.tokenizer = tokenizer
+        self.budget = budget
+        self.overlap = overlap
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        self.a, self.b = a, b
+        spans = tokenizer.offsets(text[a:b]) if a < b else []
+        self.starts = [a + s for s, _ in spans]
+        self.ends = [a + e for _, e in spans]
+
+    def passages(self) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        pos, prev_end = self.a, self.a
+        while prev_end < self.b:
+            end = self._fit(pos, prev_end)
+            if out and end <= prev_end:
+                # The overlap start led to a passage inside the last one; go on without overlap.
+                pos = self._skip_space(prev_end)
+                continue
+            out.append((pos, end))
+            prev_end = end
+            pos = self._next_start(pos, end)
+        return out
+
+    def _fit(self, pos: int, prev_end: int) -> int:
+        """End of the passage starting at pos: the best cut within budget, verified."""
+        i = bisect_right(self.ends, pos)  # first word piece not wholly before pos
+        if i + self.budget >= len(self.starts):
+            end = self.b
+            if pos == self.a:
+                return end  # the whole page, exactly as tokenized above
+        else:
+            half, limit = self.starts[i + self.budget // 2], self.starts[i + self.budget]
+            end = self._cut(pos, prev_end, half, limit)
+        # Cutting can change how the edges tokenize: a passage opening inside a word reads
+        # its first ## piece as a word start, and a 101-letter word is one [UNK] piece while
+        # its first 99 letters are dozens. So each passage is re-counted alone and shrunk.
+        while True:
+            passage = self.text[pos:end]
+            if self.tokenizer.count(passage) <= self.budget + self.tokenizer.n_special:
+                return end
+            if end - pos <= 1:
+                log.warning("one character at %d is more word pieces than the budget", pos)
+                return end
+            spans = self.tokenizer.offsets(passage)
+            limit = min(pos + spans[self.budget][0], end - 1)
+            cut = self._cut(pos, prev_end, pos + spans[self.budget // 2][0], limit)
+            end = min(cut, end - 1)  # strictly shorter each time, so the loop ends
+
+    def _cut(self, pos: int, prev_end: int, half: int, limit: int) -> int:
+        """Passage end in (pos, limit]: the last paragraph or sentence break in the second
+        half of the window, else the last word break, else mid-word at `limit`."""
+        limit = max(limit, pos + 1)
+        lo = max(half, prev_end + 1, pos + 1)
+        paragraphs = self._matches(_PARAGRAPH, lo, limit, at_end=False)
+        sentences = self._matches(_SENTENCE_END, lo, limit, at_end=True)
+        cut = (
+            # A passage should not end on a heading, cut off from the text it heads.
+            next((c for c in reversed(paragraphs) if not self._is_heading(c)), 0)
+            or (sentences[-1] if sentences else 0)
+            # The last word end, even early in the window: a short passage beats a split word.
+            or self._last_word_end(max(pos + 1, prev_end), limit)
+            or limit
+        )
+        while cut > pos + 1 and self.text[cut - 1].isspace():
+            cut -= 1
+        return cut
+
+    def _matches(self, pattern: re.Pattern[str], lo: int, hi: int, at_end: bool) -> list[int]:
+        """Starts (or ends) of the matches in [lo, hi], in order."""
+        # Bounded just past hi, or every window would scan to the end of the page.
+        matches = pattern.finditer(self.text, lo, min(self.b, hi + 64))
+        found = [m.end() if at_end else m.start() for m in matches]
+        return [at for at in found if at <= hi]
+
+    def _is_heading(self, at: int) -> bool:
+        """Whether the paragraph that ends at `at` is one short line with no full stop."""
+        end = at
+        while end > self.a and self.text[end - 1].isspace():
+            end -= 1
+        start = max(self.text.rfind("\n", self.a, end) + 1, self.a)
+        line = self.text[start:end]
+        if not line or len(line) > 100 or line[-1] in _SENTENCE_PUNCT or line[-1] in _CLOSERS:
+            return False
+        above = max(self.text.rfind("\n", self.a, max(start - 1, self.a)), self.a - 1)
+        return start == self.a or self.text[above + 1 : start].isspace()
+
+    def _last_word_end(self, lo: int, hi: int) -> int:
+        """The last offset in [lo, hi] where a word ends and whitespace begins, or 0."""
+        m = _LAST_WORD_END.match(self.text, lo - 1, hi + 1)
+        return m.end() if m else 0
+
+    def _next_start(self, pos: int, end: int) -> int:
+        """Start of the next passage: about `overlap` word pieces back from end, moved to the
+        nearest sentence start, else word start, so a passage does not open mid-word."""
+        j = bisect_left(self.starts, end)  # first word piece after the passage
+        if self.overlap == 0 or j - self.overlap <= 0 or end >= self.b:
+            return self._skip_space(end)
+        target = self.starts[j - self.overlap]
+        lo = max(self.starts[max(j - self.overlap - self.overlap // 2, 0)], pos + 1)
+        hi = min(self.starts[j - max(self.overlap // 2, 1)], end - 1)
+        best: dict[bool, int] = {}
+        for m in _WORD_START.finditer(self.text, lo, hi + 1):
+            start = m.start()
+            sentence = self._opens_sentence(start)
+            if sentence not in best or abs(start - target) < abs(best[sentence] - target):
+                best[sentence] = start
+        start = best.get(True, best.get(False, target))
+        if not pos < start < end or self.text[start].isspace():
+            return self._skip_space(end)
+        return start
+
+    def _opens_sentence(self, at: int) -> bool:
+        """Whether the word at `at` follows a sentence end or a blank line."""
+        i = at - 1
+        while i > self.a and self.text[i].isspace():
+            i -= 1
+        if self.text[i + 1 : at].count("\n") >= 2 or "\u2029" in self.text[i + 1 : at]:
+            return True
+        if i == at - 1:
+            return self.text[i] in "。！？"  # CJK sentences need no space after them
+        while i > self.a and self.text[i] in _CLOSERS:
+            i -= 1
+        return self.text[i] in _SENTENCE_PUNCT
+
+    def _skip_space(self, at: int) -> int:
+        while at < self.b and self.text[at].isspace():
+            at += 1
+        return at
