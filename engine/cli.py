@@ -160,7 +160,7 @@ def _search(engine: Engine, args: argparse.Namespace) -> int:
         modified_after=args.after,
         modified_before=args.before,
     )
-    response = engine.search(args.query, args.mode, args.k, filters)
+    response = engine.search(args.query, args.mode, args.k, filters, explain=args.explain)
     if args.json:
         print(response_json(response))
     else:

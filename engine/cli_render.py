@@ -83,7 +83,7 @@ def _reason_kind(reason: str) -> str:
 
 
 def hit_json(hit: PassageHit) -> dict[str, Any]:
-    return {
+    item = {
         "path": hit.path,
         "page": hit.page,
         "start": hit.start,
@@ -99,6 +99,9 @@ def hit_json(hit: PassageHit) -> dict[str, Any]:
         },
         "mtime": hit.mtime,
     }
+    if hit.explanation is not None:
+        item["explanation"] = hit.explanation.to_json()
+    return item
 
 
 def response_json(response: SearchResponse) -> str:
@@ -131,10 +134,10 @@ def print_response(response: SearchResponse, out: TextIO) -> None:
     if not response.confident:
         out.write("No confident match; the closest results are:\n")
     for i, group in enumerate(response.results, 1):
-        _print_hit(i, group, out)
+        _print_hit(i, group, response.query, out)
 
 
-def _print_hit(i: int, group: FileHit, out: TextIO) -> None:
+def _print_hit(i: int, group: FileHit, query: str, out: TextIO) -> None:
     hit = group.best
     where = f"{hit.path}" + (f"  p.{hit.page}" if hit.page else "")
     parts = []
@@ -145,8 +148,27 @@ def _print_hit(i: int, group: FileHit, out: TextIO) -> None:
     out.write(f"{i:2d}. {where}  [{hit.start}:{hit.end}]  score {hit.score:.3f}")
     out.write(f" ({', '.join(parts)})\n" if parts else "\n")
     out.write(f"    {snippet(hit.text)}\n")
+    if hit.explanation is not None:
+        _print_explanation(hit, query, out)
     if group.more:
         out.write(f"    + {len(group.more)} more passage(s) in this file\n")
+
+
+def _print_explanation(hit: PassageHit, query: str, out: TextIO) -> None:
+    exp = hit.explanation
+    assert exp is not None
+    out.write(f"    why: {exp.reason}")
+    if exp.semantic_share is not None and exp.keyword_share is not None:
+        out.write(f" (meaning {exp.semantic_share:.0%}, words {exp.keyword_share:.0%})")
+    out.write("\n")
+    words = sorted(exp.passage_spans, key=lambda s: -s[2])[:6]
+    if words:
+        shown = ", ".join(f"{hit.text[s - hit.start : e - hit.start]} ({w:+.3f})"
+                          for s, e, w in words)
+        out.write(f"    passage words: {shown}\n")
+    for q0, q1, p0, p1, w in exp.pairs[:3]:
+        out.write(f"    {query[q0:q1]!r} ↔ "
+                  f"{hit.text[p0 - hit.start : p1 - hit.start]!r} ({w:+.3f})\n")
 
 
 def print_status(status: dict[str, Any], out: TextIO) -> None:

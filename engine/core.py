@@ -78,11 +78,12 @@ class Engine:
         mode: str | None = None,
         k: int | None = None,
         filters: SearchFilters | None = None,
+        explain: bool = False,
     ) -> SearchResponse:
         mode = mode or self.config.search.default_mode
         semantic = None if mode == "keyword" else self.semantic
         searcher = Searcher(self.store, semantic, self.config.search.candidates)
-        return searcher.search(query, mode, k or self.config.search.k, filters)
+        return searcher.search(query, mode, k or self.config.search.k, filters, explain=explain)
 
     def status(self) -> dict[str, Any]:
         counts = self.store.counts()

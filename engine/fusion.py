@@ -33,15 +33,28 @@ def min_max(scores: Mapping[int, float], ids: set[int]) -> dict[int, float]:
     return {i: (scores[i] - low) / span if i in scores else 0.0 for i in ids}
 
 
-def fuse(
+def fuse_parts(
     semantic: Mapping[int, float],
     keyword: Mapping[int, float],
     weight: float = SEMANTIC_WEIGHT,
-) -> dict[int, float]:
-    """Fused score per passage id. `keyword` holds BM25 (higher is better; absent = no match)."""
+) -> dict[int, tuple[float, float]]:
+    """(semantic part, keyword part) of each passage's fused score; the score is their sum.
+
+    `keyword` holds BM25 (higher is better; absent = no match). The parts say how much of
+    a result's place came from meaning and how much from the query's words.
+    """
     ids = set(semantic) | set(keyword)
     # A passage that matches no query word has BM25 0, not "unknown": it is the true floor.
     kw = {i: keyword.get(i, 0.0) for i in ids} if keyword else {}
     sem_norm = min_max(semantic, ids)
     kw_norm = min_max(kw, ids)
-    return {i: weight * sem_norm[i] + (1.0 - weight) * kw_norm[i] for i in ids}
+    return {i: (weight * sem_norm[i], (1.0 - weight) * kw_norm[i]) for i in ids}
+
+
+def fuse(
+    semantic: Mapping[int, float],
+    keyword: Mapping[int, float],
+    weight: float = SEMANTIC_WEIGHT,
+) -> dict[int, float]:
+    """Fused score per passage id."""
+    return {i: a + b for i, (a, b) in fuse_parts(semantic, keyword, weight).items()}

@@ -8,11 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from engine.fusion import fuse
+from engine.explain import Explanation
+from engine.fusion import SEMANTIC_WEIGHT, fuse_parts
 from engine.store import Store
-from engine.store.keyword import keyword_search, match_expression
+from engine.store.keyword import keyword_search, match_expression, matched_spans
 
 MODES = ("hybrid", "semantic", "keyword")
+# Explanations come with the first ten results: one batched forward pass for all of them.
+EXPLAINED = 10
 
 
 class UnknownModeError(ValueError):
@@ -27,6 +30,8 @@ class SemanticSide(Protocol):
     ) -> list[tuple[int, float]]: ...
 
     def similarities(self, query: str, chunk_ids: Sequence[int]) -> dict[int, float]: ...
+
+    def explain(self, query: str, passages: Sequence[tuple[str, int]]) -> list[Explanation]: ...
 
     # Below this best-passage cosine the engine says it found no confident match.
     confidence_threshold: float
@@ -87,6 +92,8 @@ class PassageHit:
     keyword: float | None
     keyword_rank: int | None = None
     semantic_rank: int | None = None
+    fused_parts: tuple[float, float] | None = None  # (semantic, keyword) parts, hybrid only
+    explanation: Explanation | None = None
 
 
 @dataclass(frozen=True)
@@ -106,11 +113,16 @@ class SearchResponse:
 
 class Searcher:
     def __init__(
-        self, store: Store, semantic: SemanticSide | None = None, candidates: int = 100
+        self,
+        store: Store,
+        semantic: SemanticSide | None = None,
+        candidates: int = 100,
+        semantic_weight: float = SEMANTIC_WEIGHT,
     ) -> None:
         self.store = store
         self.semantic = semantic
         self.candidates = candidates
+        self.semantic_weight = semantic_weight
 
     def search(
         self,
@@ -119,6 +131,7 @@ class Searcher:
         k: int = 10,
         filters: SearchFilters | None = None,
         passages_per_file: int = 3,
+        explain: bool = False,
     ) -> SearchResponse:
         if mode not in MODES:
             raise UnknownModeError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
@@ -133,6 +146,8 @@ class Searcher:
             keyword = {h.chunk_id: (h.score, h.rank) for h in hits}
 
         semantic: dict[int, tuple[float, int]] = {}
+        parts: dict[int, tuple[float, float]] = {}
+        sem_extra: dict[int, float] = {}
         if mode in ("hybrid", "semantic") and query.strip():
             if self.semantic is None:
                 raise RuntimeError("semantic search needs an encoder and a vector index")
@@ -146,10 +161,12 @@ class Searcher:
             sem_extra = self.semantic.similarities(query, missing_sem) if missing_sem else {}
             missing_kw = [cid for cid in semantic if cid not in keyword]
             kw_extra = self._keyword_scores(query, missing_kw) if missing_kw else {}
-            fused = fuse(
+            parts = fuse_parts(
                 {cid: s for cid, (s, _) in semantic.items()} | sem_extra,
                 {cid: s for cid, (s, _) in keyword.items()} | kw_extra,
+                self.semantic_weight,
             )
+            fused = {cid: a + b for cid, (a, b) in parts.items()}
         elif mode == "semantic":
             fused = {cid: s for cid, (s, _) in semantic.items()}
         else:
@@ -169,6 +186,7 @@ class Searcher:
                 end=row[4], heading=row[5], text=row[6], mtime=row[7], score=float(score),
                 semantic=sem[0] if sem else None, keyword=kw[0] if kw else None,
                 keyword_rank=kw[1] if kw else None, semantic_rank=sem[1] if sem else None,
+                fused_parts=parts.get(cid),
             )
             if mode == "hybrid" and hit.semantic is None:
                 hit = _with_semantic(hit, sem_extra.get(cid))
@@ -178,9 +196,42 @@ class Searcher:
             if len(group) < passages_per_file:
                 group.append(hit)
         results = [FileHit(g[0], tuple(g[1:])) for g in list(grouped.values())[:k]]
+        if explain:
+            results = self._explain(query, mode, results)
         confident = self._confident(mode, results)
         elapsed = (time.perf_counter() - started) * 1000
         return SearchResponse(query, mode, confident, results, elapsed)
+
+    def _explain(self, query: str, mode: str, results: list[FileHit]) -> list[FileHit]:
+        """Attach explanations to the best passage of the first EXPLAINED results."""
+        top = results[:EXPLAINED]
+        semantic: list[Explanation | None] = [None] * len(top)
+        if mode != "keyword" and self.semantic is not None:
+            passages = [(r.best.text, r.best.start) for r in top]
+            semantic = list(self.semantic.explain(query, passages))
+        out = []
+        for group, exp in zip(top, semantic, strict=True):
+            hit = group.best
+            spans = [(hit.start + a, hit.start + b) for a, b in matched_spans(hit.text, query)]
+            if mode == "keyword":
+                spans = spans if hit.keyword is not None else []
+            if exp is None:
+                exp = Explanation("keyword-match", 0.0, [], [], [], 0.0, 0.0)
+            sem_share = kw_share = None
+            if hit.fused_parts is not None:
+                total = sum(hit.fused_parts)
+                sem_share = hit.fused_parts[0] / total if total > 0 else 0.5
+                kw_share = 1.0 - sem_share
+            elif mode == "keyword":
+                sem_share, kw_share = 0.0, 1.0
+            elif mode == "semantic":
+                sem_share, kw_share = 1.0, 0.0
+            exp = replace(exp, keyword_spans=spans, semantic_share=sem_share,
+                          keyword_share=kw_share)
+            # The exact recomputation is the score the spans add up to; report that one.
+            semantic_score = exp.score if exp.method != "keyword-match" else hit.semantic
+            out.append(replace(group, best=replace(hit, explanation=exp, semantic=semantic_score)))
+        return out + results[EXPLAINED:]
 
     def _confident(self, mode: str, results: list[FileHit]) -> bool:
         if not results:

@@ -12,6 +12,7 @@ import numpy as np
 
 from engine.config import IndexConfig
 from engine.embed.base import Encoder
+from engine.explain import Explanation, explain_passages
 from engine.store import Store
 from engine.vectors import open_or_rebuild
 
@@ -175,6 +176,9 @@ class SemanticIndex:
             return {}
         sims = self._fetch(ids) @ self.query_vector(query)
         return {cid: float(s) for cid, s in zip(ids, sims, strict=True)}
+
+    def explain(self, query: str, passages: Sequence[tuple[str, int]]) -> list[Explanation]:
+        return explain_passages(self.encoder, query, passages)
 
     def _live(self, chunk_ids: Any) -> set[int]:
         ids = list(chunk_ids)
