@@ -20,13 +20,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.collections import DEFAULT_WORK, SHARED, available, indexed_engine  # noqa: E402
 from engine import fusion  # noqa: E402
-from engine.core import Engine  # noqa: E402
-from engine.evaluate import load_collection, ndcg_at, write_documents  # noqa: E402
+from engine.evaluate import ndcg_at  # noqa: E402
 from engine.search import Searcher  # noqa: E402
 from engine.store.keyword import keyword_search  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
 DEPTH = 200
 
 Candidates = list[tuple[str, float, float]]  # (doc id, semantic cosine, bm25 or 0)
@@ -37,11 +36,7 @@ def gather(name: str, cache: Path) -> list[tuple[Candidates, dict[str, int]]]:
     if pickled.exists():
         data: list[tuple[Candidates, dict[str, int]]] = pickle.loads(pickled.read_bytes())
         return data
-    collection = load_collection(SHARED / name)
-    data_dir = cache / name
-    mapping = write_documents(collection, data_dir / "docs")
-    engine = Engine(data_dir)
-    engine.index([data_dir / "docs"])
+    engine, collection, mapping = indexed_engine(name, cache)
     semantic = engine.semantic
     searcher = Searcher(engine.store, semantic)
     doc_of = {
@@ -109,14 +104,14 @@ def score(data: list[tuple[Candidates, dict[str, int]]], rule: Rule) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cache", default="/tmp/dowse-fusion")
+    parser.add_argument("--cache", default=str(DEFAULT_WORK))
     args = parser.parse_args()
-    if not SHARED.is_dir():
+    names = available()
+    if not names:
         print(f"skipped: {SHARED} not found")
         return 0
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
-    names = sorted(p.name for p in SHARED.iterdir() if (p / "corpus.jsonl").is_file())
     data = {name: gather(name, cache) for name in names}
     rules: dict[str, Rule] = {"keyword": lambda s, k: k, "semantic": lambda s, k: s}
     rules |= {f"rrf k={k}": rrf(k) for k in (10, 60)}

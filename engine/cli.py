@@ -107,7 +107,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     if args.command == "gui":
         # The desktop package is imported only here, so the engine never depends on Qt.
-        gui = importlib.import_module("desktop.app")
+        try:
+            gui = importlib.import_module("desktop.app")
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("desktop", "desktop.app"):
+                raise
+            print(
+                "dowse gui: the desktop app is not part of this build yet; use "
+                "`dowse index PATH` and `dowse search QUERY` meanwhile.",
+                file=sys.stderr,
+            )
+            return 2
         return int(gui.main(data_dir=data_dir, pin=args.pin))
     if args.command == "serve":
         print("dowse serve: the engine process is not available in this version.", file=sys.stderr)
