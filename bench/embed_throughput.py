@@ -1,0 +1,178 @@
+"""Passage embedding speed: Dowse's encoder against sentence-transformers encode() in fp32.
+
+Same model, same passages (SciFact title + text, chunked as Dowse chunks them), alternated
+over several rounds in one process so both see the same machine load. Usage:
+
+    .venv/bin/python bench/embed_throughput.py [--passages 1000] [--rounds 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: local folders only
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from engine.config import ChunkConfig, EmbedConfig  # noqa: E402
+from engine.embed.model_dir import read_model_info, resolve_model_dir  # noqa: E402
+from engine.embed.transformer import BASE_THREADS, TransformerEncoder  # noqa: E402
+
+
+def load_passages(corpus: Path, model_dir: Path, limit: int) -> tuple[list[str], str]:
+    """The first `limit` passages of the corpus, and how they were cut."""
+    try:
+        from engine.chunk import PassageTokenizer, chunk_document
+        from engine.extract.base import Extracted
+    except ImportError as exc:
+        chunker = None
+        how = f"truncated at the model limit (engine.chunk unavailable: {exc})"
+    else:
+        chunker = PassageTokenizer.from_model_dir(model_dir)
+        how = "chunked by engine.chunk.chunk_document with the default ChunkConfig"
+    passages: list[str] = []
+    with open(corpus, encoding="utf-8") as handle:
+        for line in handle:
+            if len(passages) >= limit:
+                break
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            text = f"{row.get('title') or ''}\n\n{row.get('text') or ''}"
+            if chunker is None:
+                passages.append(text)
+            else:
+                doc = Extracted(text, "text")
+                passages.extend(p.text for p in chunk_document(doc, chunker, ChunkConfig()))
+    return passages[:limit], how
+
+
+def timed(encode: Callable[[Sequence[str]], Any], texts: Sequence[str]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    vectors = encode(texts)
+    return time.perf_counter() - started, np.asarray(vectors, dtype=np.float32)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", default=str(REPO.parent / "shared" / "data" / "scifact"))
+    parser.add_argument("--passages", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument(
+        "--st-threads", type=int, default=BASE_THREADS,
+        help="torch threads for sentence-transformers (default: torch's own, one per core)",
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    corpus = Path(args.dataset) / "corpus.jsonl"
+    if not corpus.is_file():
+        print(f"skipped: {corpus} not found")
+        return 0
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        print("skipped: sentence-transformers is not installed (pip install -e '.[test]')")
+        return 0
+
+    model_dir = resolve_model_dir("")
+    max_tokens = read_model_info(model_dir).max_tokens
+    texts, how = load_passages(corpus, model_dir, args.passages)
+
+    with tempfile.TemporaryDirectory() as cache:
+        started = time.perf_counter()
+        config = EmbedConfig(device=args.device, precision=args.precision)
+        dowse = TransformerEncoder(config, Path(cache))
+        dowse_start = time.perf_counter() - started
+    started = time.perf_counter()
+    st = SentenceTransformer(str(model_dir), device=dowse.device)
+    st_start = time.perf_counter() - started
+
+    lengths = dowse.tokenizer(texts, truncation=True, max_length=max_tokens)["input_ids"]
+    tokens = sum(len(ids) for ids in lengths)
+
+    def st_encode(batch: Sequence[str]) -> Any:
+        # Dowse's thread tuner changes torch's global setting; ST runs as it ships.
+        torch.set_num_threads(args.st_threads)
+        return st.encode(list(batch), batch_size=32, show_progress_bar=False)
+
+    runners: dict[str, Callable[[Sequence[str]], Any]] = {
+        "dowse": dowse.encode_passages,
+        "st": st_encode,
+    }
+    for run in runners.values():  # warm-up: first calls pay for lazy initialisation
+        run(texts[:32])
+    rates: dict[str, list[float]] = {name: [] for name in runners}
+    dowse_threads: list[int] = []
+    vectors: dict[str, Any] = {}
+    for round_no in range(args.rounds):
+        names = list(runners) if round_no % 2 == 0 else list(reversed(runners))
+        for name in names:
+            seconds, vectors[name] = timed(runners[name], texts)
+            rates[name].append(tokens / seconds)
+            if name == "dowse":
+                dowse_threads.append(torch.get_num_threads())
+
+    cosines = np.sum(vectors["dowse"] * vectors["st"], axis=1) / (
+        np.linalg.norm(vectors["dowse"], axis=1) * np.linalg.norm(vectors["st"], axis=1)
+    )
+    ratios = [d / s for d, s in zip(rates["dowse"], rates["st"], strict=True)]
+    result = {
+        "passages": len(texts),
+        "tokens": tokens,
+        "mean_tokens": round(tokens / max(len(texts), 1), 1),
+        "passages_from": how,
+        "rounds": args.rounds,
+        "st_threads": args.st_threads,
+        "dowse_threads_after_each_round": dowse_threads,
+        "dowse": dowse.describe(),
+        "dowse_start_s": round(dowse_start, 2),
+        "st_start_s": round(st_start, 2),
+        "dowse_tokens_per_s": [round(r) for r in rates["dowse"]],
+        "st_tokens_per_s": [round(r) for r in rates["st"]],
+        "ratio_per_round": [round(r, 2) for r in ratios],
+        "ratio_median": round(statistics.median(ratios), 2),
+        "min_cosine": round(float(cosines.min()), 6),
+        "mean_cosine": round(float(cosines.mean()), 6),
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print("| encoder | tokens/s (median) | tokens/s (best) | per round | start-up s |")
+    print("|---|---|---|---|---|")
+    for name, label, start in (
+        ("dowse", f"Dowse, {dowse.describe()}", dowse_start),
+        ("st", f"sentence-transformers encode(), {st.device} fp32, batch 32", st_start),
+    ):
+        per_round = ", ".join(f"{r:,.0f}" for r in rates[name])
+        print(f"| {label} | {statistics.median(rates[name]):,.0f} | {max(rates[name]):,.0f} "
+              f"| {per_round} | {start:.2f} |")
+    print(
+        f"\nRatio Dowse/ST (median of per-round ratios): {result['ratio_median']:.2f}x "
+        f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}).\n"
+        f"Agreement with ST: min cosine {result['min_cosine']:.6f}, "
+        f"mean {result['mean_cosine']:.6f}.\n"
+        f"{len(texts)} passages, {tokens:,} tokens (non-pad, specials included, at most "
+        f"{max_tokens} each), {result['mean_tokens']} per passage; {how}; "
+        f"torch threads: ST {args.st_threads}, Dowse's tuner ended rounds on "
+        f"{', '.join(map(str, dowse_threads))}. Dowse start-up includes its precision check."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Picks the device and number format for the encoder, so speed comes without asking."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+class DeviceUnavailableError(RuntimeError):
+    """The configured device or precision cannot be used on this machine."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    device: str  # "cpu" | "cuda" | "mps"
+    precision: str  # "fp32" | "bf16" | "fp16"
+    forced: bool  # the precision came from the config, not from auto-detection
+    hardware: str  # "AMX", "AVX512-BF16", a GPU's name, or "" when nothing to say
+
+    def describe(self) -> str:
+        label = f"{self.device.upper()} {self.precision}"
+        if not self.hardware or (self.device == "cpu" and self.precision == "fp32"):
+            return label
+        return f"{label} ({self.hardware})" if self.device == "cpu" else f"{label}, {self.hardware}"
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:  # not Linux
+        return set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return set(line.partition(":")[2].split())
+    return set()
+
+
+def _torch_cpu_check(name: str) -> bool:
+    # Private helpers in torch.cpu (2.3+); a missing one just means "ask /proc/cpuinfo".
+    import torch
+
+    check = getattr(torch.cpu, name, None)
+    try:
+        return bool(check()) if callable(check) else False
+    except Exception:  # a probe, never a reason to fail start-up
+        return False
+
+
+def cpu_bf16_unit() -> str:
+    """The CPU's bf16 matrix hardware ("AMX", "AVX512-BF16"), or "" when it has none.
+
+    Without such units torch emulates bf16 and it is slower than fp32, so only these count.
+    """
+    flags = _cpu_flags()
+    if "amx_bf16" in flags or _torch_cpu_check("_is_amx_tile_supported"):
+        return "AMX"
+    if "avx512_bf16" in flags or _torch_cpu_check("_is_avx512_bf16_supported"):
+        return "AVX512-BF16"
+    return ""
+
+
+def _mps_available(torch: Any) -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def choose_device(requested: str) -> str:
+    import torch
+
+    if requested not in DEVICES:
+        raise DeviceUnavailableError(f"unknown embed device {requested!r}; use one of {DEVICES}")
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if _mps_available(torch) else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailableError("embed.device is cuda but torch sees no CUDA GPU")
+    if requested == "mps" and not _mps_available(torch):
+        raise DeviceUnavailableError("embed.device is mps but torch sees no Apple GPU")
+    return requested
+
+
+def choose_placement(device: str, precision: str) -> Placement:
+    """Resolve "auto" settings: CUDA fp16, MPS fp32, CPU bf16 only with bf16 units."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise DeviceUnavailableError(
+            f"unknown embed precision {precision!r}; use one of {PRECISIONS}"
+        )
+    resolved = choose_device(device)
+    hardware = ""
+    if resolved == "cuda":
+        hardware = str(torch.cuda.get_device_name(torch.cuda.current_device()))
+    elif resolved == "cpu":
+        hardware = cpu_bf16_unit()
+    if precision != "auto":
+        return Placement(resolved, precision, True, hardware)
+    if resolved == "cuda":
+        chosen = "fp16"
+    elif resolved == "cpu" and hardware:
+        chosen = "bf16"
+    else:
+        chosen = "fp32"
+    return Placement(resolved, chosen, False, hardware)
+
+
+def torch_dtype(precision: str) -> Any:
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]

@@ -1,0 +1,69 @@
+"""Picks how many CPU threads the encoder uses, because on a busy machine fewer run faster.
+
+torch starts one OpenMP thread per core. When another program holds a core, every parallel
+region waits for the thread that lost its core: on 2 cores with one busy, 2 threads ran the
+encoder 4x slower than 1. So the tuner times batches and now and then tries another count.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+MIN_TOKENS = 512  # smaller batches time mostly overhead and would mislead the comparison
+FIRST_INTERVAL = 4  # batches between trials right after a change
+MAX_INTERVAL = 64  # trials back off to this while the choice keeps winning
+MARGIN = 1.1  # a trial must beat the current choice by this factor to replace it
+
+
+class ThreadTuner:
+    """Walks a ladder of thread counts (n, n/2, ..., 1) by measured tokens per second.
+
+    Trials go one rung up or down only, so a losing trial costs little.
+    """
+
+    def __init__(self, max_threads: int) -> None:
+        ladder = [max(1, max_threads)]
+        while ladder[-1] > 1:
+            ladder.append(ladder[-1] // 2)
+        self.candidates = ladder
+        self.current = ladder[0]
+        self.rates: dict[int, float] = {}
+        self._since = 0
+        self._interval = FIRST_INTERVAL
+        self._next_trial = 0
+        self._trial: int | None = None
+
+    def threads_for_next_batch(self, tokens: int) -> int:
+        if tokens < MIN_TOKENS or len(self.candidates) == 1:
+            return self.current
+        self._since += 1
+        if self._since < self._interval or self.current not in self.rates:
+            return self.current
+        rung = self.candidates.index(self.current)
+        others = [self.candidates[i] for i in (rung - 1, rung + 1) if 0 <= i < len(self.candidates)]
+        self._trial = others[self._next_trial % len(others)]
+        self._next_trial += 1
+        self._since = 0
+        return self._trial
+
+    def record(self, threads: int, tokens: int, seconds: float) -> None:
+        if tokens < MIN_TOKENS or seconds <= 0:
+            return
+        rate = tokens / seconds
+        if threads == self._trial:
+            self._trial = None
+            self.rates[threads] = rate
+            if rate > self.rates.get(self.current, 0.0) * MARGIN:
+                log.info(
+                    "encoder threads %d -> %d (%.0f vs %.0f tokens/s)",
+                    self.current, threads, rate, self.rates.get(self.current, 0.0),
+                )
+                self.current = threads
+                self._interval = FIRST_INTERVAL
+            else:
+                self._interval = min(self._interval * 2, MAX_INTERVAL)
+            return
+        previous = self.rates.get(threads)
+        self.rates[threads] = rate if previous is None else 0.5 * previous + 0.5 * rate

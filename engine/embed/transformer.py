@@ -1,0 +1,256 @@
+"""Runs a local Hugging Face encoder the way sentence-transformers does, only faster on CPUs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from engine.config import EmbedConfig
+from engine.embed.base import Encoder, Vectors
+from engine.embed.calibration import (
+    CALIBRATION_TEXTS,
+    MIN_COSINE,
+    Verdict,
+    VerdictCache,
+    cache_key,
+    min_cosine,
+)
+from engine.embed.device import Placement, choose_placement, torch_dtype
+from engine.embed.model_dir import ModelNotFoundError, read_model_info, resolve_model_dir
+from engine.embed.threads import ThreadTuner
+
+log = logging.getLogger(__name__)
+
+# Word pieces per forward pass on a CPU. Measured on 2 Zen 5 cores with bf16 weights: 4 to 8
+# passages of 256 tokens ran ~20k tokens/s, 32 of them ~14k, as activations outgrow the cache.
+CPU_TOKENS_PER_BATCH = 2048
+POOLINGS = ("mean", "cls")
+# torch's own default (one per core) or what the program set before importing this module.
+BASE_THREADS = torch.get_num_threads()
+
+
+class TokenStates(NamedTuple):
+    """Last-layer states of one text's tokens, before pooling, for explanations."""
+
+    hidden: npt.NDArray[np.float32]  # (n_tokens, dim)
+    offsets: list[tuple[int, int]]  # character spans in the original text; (0, 0) if none
+    special_mask: list[bool]  # True for special tokens and prefix tokens: not the text's own
+
+
+def _load_tokenizer(path: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"cannot load the tokenizer in {path}: {exc}") from exc
+
+
+def _load_model(path: Path) -> Any:
+    from transformers import AutoModel
+
+    try:
+        try:
+            model = AutoModel.from_pretrained(
+                str(path), local_files_only=True, attn_implementation="sdpa"
+            )
+        except ValueError:  # an architecture without SDPA support: its own attention is fine
+            model = AutoModel.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"cannot load the model weights in {path}: {exc}") from exc
+    # fp32 whatever the checkpoint holds (transformers 5 keeps a checkpoint's own dtype):
+    # the reduced-precision paths are judged against it.
+    return model.to(torch.float32).eval()
+
+
+class TransformerEncoder:
+    """A local encoder folder, on the fastest device and number format that stays accurate."""
+
+    def __init__(self, config: EmbedConfig, cache_dir: Path | None = None) -> None:
+        if config.pooling not in ("auto", *POOLINGS):
+            raise ValueError(f"unknown embed pooling {config.pooling!r}; use auto, mean or cls")
+        if config.batch_size < 1:
+            raise ValueError("embed batch_size must be at least 1")
+        self.config = config
+        self.path = resolve_model_dir(config.model_path)
+        info = read_model_info(self.path)
+        self.name = info.name
+        self.max_tokens = info.max_tokens
+        self.pooling = config.pooling if config.pooling != "auto" else (info.pooling or "mean")
+        # A folder's Normalize module is part of the model; the index wants unit vectors anyway.
+        self.normalize = bool(info.normalize) or config.normalize
+        self.passages_encoded = 0
+
+        placement = choose_placement(config.device, config.precision)
+        self.tokenizer = _load_tokenizer(self.path)
+        self._pad_id = int(self.tokenizer.pad_token_id or 0)
+        self._model: Any = _load_model(self.path).to(placement.device)
+        self.dim = int(self._model.config.hidden_size)
+        self._tuner = ThreadTuner(BASE_THREADS) if placement.device == "cpu" else None
+        self.device = placement.device
+        self.precision = "fp32"
+        self.precision_note = ""
+        self.verdict: Verdict | None = None
+        if placement.precision != "fp32":
+            self._lower_precision(placement, cache_dir)
+        self._placement = Placement(
+            self.device, self.precision, placement.forced, placement.hardware
+        )
+        log.info("encoder %s: %s", self.name, self.describe())
+
+    def describe(self) -> str:
+        text = self._placement.describe()
+        return f"{text}, {self.precision_note}" if self.precision_note else text
+
+    def encode_passages(self, texts: Sequence[str]) -> Vectors:
+        vectors = self._encode(texts, self.config.passage_prefix)
+        self.passages_encoded += len(texts)
+        return vectors
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts, self.config.query_prefix)
+
+    def token_states(self, texts: Sequence[str], kind: str = "passage") -> list[TokenStates]:
+        """Per-token last-layer states from one batched forward pass, with text offsets."""
+        if kind not in ("passage", "query"):
+            raise ValueError(f"kind must be 'passage' or 'query', not {kind!r}")
+        if not texts:
+            return []
+        prefix = self.config.passage_prefix if kind == "passage" else self.config.query_prefix
+        enc = self.tokenizer(
+            [prefix + t for t in texts],
+            truncation=True,
+            max_length=self.max_tokens,
+            padding=True,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+            return_token_type_ids=False,
+            return_tensors="pt",
+        )
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+        hidden = self._forward(ids, mask).float().cpu().numpy()
+        result: list[TokenStates] = []
+        cut = len(prefix)
+        for row in range(len(texts)):
+            keep = mask[row].bool()
+            offsets: list[tuple[int, int]] = []
+            special: list[bool] = []
+            spans = enc["offset_mapping"][row][keep].tolist()
+            flags = enc["special_tokens_mask"][row][keep].tolist()
+            for (start, end), is_special in zip(spans, flags, strict=True):
+                outside = bool(is_special) or end <= cut
+                offsets.append((0, 0) if outside else (max(start - cut, 0), end - cut))
+                special.append(outside)
+            states = hidden[row][keep.numpy()].astype(np.float32, copy=False)
+            result.append(TokenStates(states, offsets, special))
+        return result
+
+    # --- internals -------------------------------------------------------------------
+
+    def _lower_precision(self, placement: Placement, cache_dir: Path | None) -> None:
+        """Switch to bf16/fp16 when its vectors agree with fp32 on the calibration set."""
+        wanted = placement.precision
+        cache = VerdictCache(cache_dir)
+        key = cache_key(self.name, self.path, self.device, placement.hardware, wanted)
+        verdict = cache.get(key)
+        if verdict is None:
+            reference = self._encode(CALIBRATION_TEXTS, "")
+            self._model.to(torch_dtype(wanted))
+            candidate = self._encode(CALIBRATION_TEXTS, "")
+            cosine = min_cosine(reference, candidate)
+            verdict = Verdict(cosine, cosine >= MIN_COSINE, from_cache=False)
+            cache.put(key, verdict)
+            log.info("%s vs fp32 on %d texts: min cosine %.5f", wanted, len(reference), cosine)
+        elif verdict.passed or placement.forced:
+            self._model.to(torch_dtype(wanted))
+        self.verdict = verdict
+
+        if verdict.passed:
+            self.precision = wanted
+            return
+        cosine = verdict.min_cosine
+        failed = f"{wanted} disagreed with fp32 (min cosine {cosine:.4f} < {MIN_COSINE})"
+        if placement.forced:
+            self.precision = wanted
+            self.precision_note = f"{failed}; kept because the config asks for {wanted}"
+        else:
+            self.precision_note = f"{failed}; using fp32"
+            if not verdict.from_cache:  # a cast back would keep the rounding: reload instead
+                self._model = _load_model(self.path).to(self.device)
+        log.warning("encoder %s: %s", self.name, self.precision_note)
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> Vectors:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        ids: list[list[int]] = self.tokenizer(
+            [prefix + t for t in texts],
+            truncation=True,
+            max_length=self.max_tokens,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
+        for rows, batch_ids, batch_mask in self._batches(ids):
+            tokens = batch_ids.numel()
+            threads = 0
+            if self._tuner is not None:
+                threads = self._tuner.threads_for_next_batch(tokens)
+                torch.set_num_threads(threads)
+            started = time.perf_counter()
+            out[rows] = self._pool(self._forward(batch_ids, batch_mask), batch_mask)
+            if self._tuner is not None:
+                self._tuner.record(threads, tokens, time.perf_counter() - started)
+        return out
+
+    def _batches(
+        self, ids: list[list[int]]
+    ) -> Iterator[tuple[npt.NDArray[np.intp], torch.Tensor, torch.Tensor]]:
+        """Longest first, padded only to each batch's own longest text, as in encode()."""
+        order = np.argsort([-len(x) for x in ids], kind="stable")
+        start = 0
+        while start < len(order):
+            longest = len(ids[order[start]])
+            size = self.config.batch_size
+            if self.device == "cpu":
+                size = max(1, min(size, CPU_TOKENS_PER_BATCH // max(longest, 1)))
+            rows = order[start : start + size]
+            batch = np.full((len(rows), longest), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), longest), dtype=np.int64)
+            for i, row in enumerate(rows):
+                batch[i, : len(ids[row])] = ids[row]
+                mask[i, : len(ids[row])] = 1
+            yield rows, torch.from_numpy(batch), torch.from_numpy(mask)
+            start += size
+
+    def _forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            output = self._model(
+                input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+            )
+        hidden: torch.Tensor = output.last_hidden_state
+        return hidden
+
+    def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> Vectors:
+        with torch.inference_mode():
+            states = hidden.float()  # pool in fp32: a bf16 sum over 256 tokens loses digits
+            if self.pooling == "cls":
+                pooled = states[:, 0]
+            else:
+                weights = mask.to(states.device, torch.float32).unsqueeze(-1)
+                pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            if self.normalize:
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            result: Vectors = pooled.cpu().numpy().astype(np.float32, copy=False)
+        return result
+
+
+def load_encoder(config: EmbedConfig, cache_dir: Path | None = None) -> Encoder:
+    """The encoder the config asks for; raises ModelNotFoundError for a missing folder."""
+    return TransformerEncoder(config, cache_dir)
