@@ -77,6 +77,7 @@ def main() -> int:
         "--st-threads", type=int, default=BASE_THREADS,
         help="torch threads for sentence-transformers (default: torch's own, one per core)",
     )
+    parser.add_argument("--model", default="", help="a model folder (default: the packaged one)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     corpus = Path(args.dataset) / "corpus.jsonl"
@@ -89,13 +90,13 @@ def main() -> int:
         print("skipped: sentence-transformers is not installed (pip install -e '.[test]')")
         return 0
 
-    model_dir = resolve_model_dir("")
+    model_dir = resolve_model_dir(args.model)
     max_tokens = read_model_info(model_dir).max_tokens
     texts, how = load_passages(corpus, model_dir, args.passages)
 
     with tempfile.TemporaryDirectory() as cache:
         started = time.perf_counter()
-        config = EmbedConfig(device=args.device, precision=args.precision)
+        config = EmbedConfig(model_path=args.model, device=args.device, precision=args.precision)
         dowse = TransformerEncoder(config, Path(cache))
         dowse_start = time.perf_counter() - started
     started = time.perf_counter()

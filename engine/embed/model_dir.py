@@ -40,6 +40,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _is_default(path: Path) -> bool:
+    """Whether `path` is the packaged model; a custom folder must work without that package."""
+    try:
+        return path.resolve() == default_model_dir().resolve()
+    except ModelNotFoundError:
+        return False
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     path: Path
@@ -83,7 +91,7 @@ def read_model_info(path: Path) -> ModelInfo:
             normalize = True
     if modules and normalize is None:
         normalize = False
-    name = path.name if path != default_model_dir() else DEFAULT_MODEL_NAME
+    name = DEFAULT_MODEL_NAME if _is_default(path) else path.name
     if name == "model":
         name = path.parent.name
     return ModelInfo(path, name, max_tokens, pooling, normalize)
