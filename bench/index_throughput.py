@@ -20,6 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.benchmarks_md import write_section  # noqa: E402
 from engine.evaluate import load_collection, write_documents  # noqa: E402
 
 
@@ -48,6 +49,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default=str(REPO.parent / "shared" / "data" / "scifact"))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     dataset = Path(args.dataset)
     if not (dataset / "corpus.jsonl").is_file():
@@ -69,16 +71,22 @@ def main() -> int:
         "bare_fts5_s": round(bare_s, 2),
         "ratio_bare_over_dowse": round(bare_s / dowse_s, 3),
     }
+    body = (
+        "| indexer | seconds | files/s | MB/s |\n|---|---|---|---|\n"
+        f"| dowse index --keyword-only | {dowse_s:.2f} | {len(files) / dowse_s:.1f} "
+        f"| {megabytes / dowse_s:.3f} |\n"
+        f"| bare FTS5 insert (peer) | {bare_s:.2f} | {len(files) / bare_s:.1f} "
+        f"| {megabytes / bare_s:.3f} |\n\n"
+        f"{dataset.name}: {len(files)} files, {megabytes:.2f} MB. The dowse run includes process "
+        "start, tokenizer load, walking, hashing, extraction, chunking and FTS5 indexing; the "
+        "peer only reads each file and inserts it whole."
+    )
     if args.json:
         print(json.dumps(result))
     else:
-        print("| indexer | seconds | files/s | MB/s |\n|---|---|---|---|")
-        print(f"| dowse index --keyword-only | {dowse_s:.2f} | {len(files) / dowse_s:.1f} "
-              f"| {megabytes / dowse_s:.3f} |")
-        print(f"| bare FTS5 insert (peer) | {bare_s:.2f} | {len(files) / bare_s:.1f} "
-              f"| {megabytes / bare_s:.3f} |")
-        print(f"\n{len(files)} files, {megabytes:.2f} MB; the dowse run includes process start, "
-              "tokenizer load, extraction, chunking, and FTS5 indexing.")
+        print(body)
+    if not args.no_write:
+        write_section("index-throughput", "python bench/index_throughput.py", body)
     return 0
 
 
