@@ -181,6 +181,15 @@ def main() -> int:
     for rule, row in table.items():
         print(f"| {rule} | " + " | ".join(f"{row[n]:.3f}" for n in names)
               + f" | {margin(rule, names):+.3f} |")
+    # The "no confident match" threshold: the top-1 cosine of queries whose top-1 semantic
+    # passage is relevant, 10th percentile per collection (engine/semantic.py takes the lowest).
+    print("\n| collection | queries with a relevant top-1 | 10th percentile of its cosine |")
+    print("|---|---|---|")
+    for n in names:
+        tops = [max(c, key=lambda x: x[1]) for c, _ in data[n]]
+        good = sorted(t[1] for t, (_, g) in zip(tops, data[n], strict=True) if g.get(t[0], 0) > 0)
+        if good:
+            print(f"| {n} | {len(good)} | {good[int(0.1 * (len(good) - 1))]:.3f} |")
     # Leave one collection out: pick the fused rule with the best worst-margin on the others,
     # then report how it does on the one left out.
     fused = [r for r in table if r.startswith(("rrf", "convex"))]
