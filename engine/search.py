@@ -148,6 +148,7 @@ class Searcher:
         semantic: dict[int, tuple[float, int]] = {}
         parts: dict[int, tuple[float, float]] = {}
         sem_extra: dict[int, float] = {}
+        kw_extra: dict[int, float] = {}
         if mode in ("hybrid", "semantic") and query.strip():
             if self.semantic is None:
                 raise RuntimeError("semantic search needs an encoder and a vector index")
@@ -184,12 +185,12 @@ class Searcher:
             hit = PassageHit(
                 chunk_id=cid, file_id=row[0], path=row[1], page=row[2], start=row[3],
                 end=row[4], heading=row[5], text=row[6], mtime=row[7], score=float(score),
-                semantic=sem[0] if sem else None, keyword=kw[0] if kw else None,
+                # In hybrid mode a side that did not rank a passage still scored it exactly.
+                semantic=sem[0] if sem else sem_extra.get(cid),
+                keyword=kw[0] if kw else kw_extra.get(cid),
                 keyword_rank=kw[1] if kw else None, semantic_rank=sem[1] if sem else None,
                 fused_parts=parts.get(cid),
             )
-            if mode == "hybrid" and hit.semantic is None:
-                hit = _with_semantic(hit, sem_extra.get(cid))
             if hit.file_id not in grouped and len(grouped) >= k:
                 continue  # only more passages of files already shown from here on
             group = grouped.setdefault(hit.file_id, [])
@@ -281,6 +282,3 @@ class Searcher:
                                   str(r[7]), float(r[8]))
         return out
 
-
-def _with_semantic(hit: PassageHit, similarity: float | None) -> PassageHit:
-    return replace(hit, semantic=similarity)
