@@ -81,15 +81,24 @@ def bertscore_style(encoder: object, query: str, text: str, words: Words) -> np.
 
 
 def deletion_drops(
-    encoder: object, query: str, text: str, words: Words, weights: np.ndarray, rng: random.Random
-) -> tuple[float, float]:
+    encoder: object,
+    query: str,
+    text: str,
+    words: Words,
+    methods: dict[str, np.ndarray],
+    rng: random.Random,
+) -> tuple[dict[str, float], float]:
+    """Score drop after removing each method's top 10% of words, and the mean drop after
+    removing a random 10% (the same 20 draws serve every method)."""
     n = max(1, math.ceil(FRACTION * len(words)))
     q = encoder.encode_queries([query])[0]  # type: ignore[attr-defined]
-    top = list(np.argsort(-weights)[:n])
+    names = list(methods)
+    tops = [list(np.argsort(-methods[m])[:n]) for m in names]
     randoms = [rng.sample(range(len(words)), n) for _ in range(RANDOM_DRAWS)]
-    texts = [text, remove_words(text, words, top)] + [remove_words(text, words, r) for r in randoms]
+    texts = [text] + [remove_words(text, words, c) for c in tops + randoms]
     scores = encoder.encode_passages(texts) @ q  # type: ignore[attr-defined]
-    return float(scores[0] - scores[1]), float(np.mean(scores[0] - scores[2:]))
+    drops = {m: float(scores[0] - scores[1 + i]) for i, m in enumerate(names)}
+    return drops, float(np.mean(scores[0] - scores[1 + len(names) :]))
 
 
 def timed_search(engine: Engine, query: str, explain: bool) -> float:
@@ -119,7 +128,8 @@ def main() -> int:
         encoder = engine.semantic.encoder
         qids = [q for q, g in collection.qrels.items() if any(v > 0 for v in g.values())]
         qids = qids[: args.queries]
-        drops: dict[str, list[tuple[float, float]]] = {"dowse": [], "loo": [], "bertscore": []}
+        # One row per passage: each method's drop and the shared random drop.
+        rows_all: list[tuple[dict[str, float], float]] = []
         cost: dict[str, list[float]] = {"dowse": [], "loo": [], "bertscore": []}
         added = []
         for n, qid in enumerate(qids):
@@ -135,23 +145,29 @@ def main() -> int:
             cost["dowse"].append((time.perf_counter() - t0) * 1000)
             if len(words) < 10:
                 continue
-            drops["dowse"].append(deletion_drops(encoder, query, text, words, w_ours, rng))
             t0 = time.perf_counter()
-            w_bs = bertscore_style(encoder, query, text, words)
+            methods = {"dowse": w_ours, "bertscore": bertscore_style(encoder, query, text, words)}
             cost["bertscore"].append((time.perf_counter() - t0) * 1000)
-            drops["bertscore"].append(deletion_drops(encoder, query, text, words, w_bs, rng))
             if n < args.loo_queries:
                 t0 = time.perf_counter()
-                w_loo = leave_one_out(encoder, query, text, words)
+                methods["loo"] = leave_one_out(encoder, query, text, words)
                 cost["loo"].append((time.perf_counter() - t0) * 1000)
-                drops["loo"].append(deletion_drops(encoder, query, text, words, w_loo, rng))
+            rows_all.append(deletion_drops(encoder, query, text, words, methods, rng))
         engine.close()
-        for method, pairs in drops.items():
-            top_drop = statistics.fmean(p[0] for p in pairs)
-            random_drop = statistics.fmean(p[1] for p in pairs)
+        with_loo = [r for r in rows_all if "loo" in r[0]]
+        for method, subset, label in (
+            ("dowse", rows_all, "all"),
+            ("bertscore", rows_all, "all"),
+            ("dowse", with_loo, "LOO subset"),
+            ("bertscore", with_loo, "LOO subset"),
+            ("loo", with_loo, "LOO subset"),
+        ):
+            top_drop = statistics.fmean(r[0][method] for r in subset)
+            random_drop = statistics.fmean(r[1] for r in subset)
             rows.append(
-                f"| {name} | {method} | {len(pairs)} | {top_drop:.4f} | {random_drop:.4f} | "
-                f"**{top_drop / random_drop:.1f}×** | {statistics.median(cost[method]):.1f} |"
+                f"| {name} | {method} | {label} ({len(subset)}) | {top_drop:.4f} | "
+                f"{random_drop:.4f} | **{top_drop / random_drop:.1f}×** | "
+                f"{statistics.median(cost[method]):.1f} |"
             )
             print(rows[-1], flush=True)
         latency_rows.append(

@@ -26,7 +26,6 @@ sys.path.insert(0, str(REPO))
 from bench.collections import DEFAULT_WORK, SHARED, available, indexed_engine  # noqa: E402
 from engine import fusion  # noqa: E402
 from engine.evaluate import Collection, ndcg_at  # noqa: E402
-from engine.search import Searcher  # noqa: E402
 from engine.store.keyword import keyword_search  # noqa: E402
 
 DEPTH = 200
@@ -65,7 +64,6 @@ def gather(name: str, cache: Path) -> list[tuple[Candidates, dict[str, int]]]:
         collection = Collection(name, collection.corpus, {q: t for q, (t, _) in items.items()},
                                 {q: {d: 1} for q, (_, d) in items.items()})
     semantic = engine.semantic
-    searcher = Searcher(engine.store, semantic)
     doc_of = {
         int(r[0]): mapping[str(r[1])]
         for r in engine.store.conn.execute(
@@ -80,7 +78,9 @@ def gather(name: str, cache: Path) -> list[tuple[Candidates, dict[str, int]]]:
         kw = {h.chunk_id: h.score for h in keyword_search(engine.store.conn, query, DEPTH)}
         sem = dict(semantic.nearest(query, DEPTH, None))
         sem |= semantic.similarities(query, [c for c in kw if c not in sem])
-        kw |= searcher._keyword_scores(query, [c for c in sem if c not in kw])
+        pool = {h.chunk_id: h.score for h in keyword_search(engine.store.conn, query, 1000)}
+        floor = min(pool.values()) if len(pool) == 1000 else 0.0
+        kw |= {c: pool.get(c, floor) for c in sem if c not in kw}
         out.append(([(doc_of[c], sem.get(c, 0.0), kw.get(c, 0.0)) for c in set(sem) | set(kw)],
                     grades))
     engine.close()

@@ -144,6 +144,10 @@ class TransformerEncoder:
             return_tensors="pt",
         )
         ids, mask = enc["input_ids"], enc["attention_mask"]
+        if self._tuner is not None:
+            tokens = int(mask.sum())
+            small = tokens < SMALL_BATCH_TOKENS
+            torch.set_num_threads(1 if small else self._tuner.threads_for_next_batch(tokens))
         hidden = self._forward(ids, mask).float().cpu().numpy()
         result: list[TokenStates] = []
         cut = len(prefix)
