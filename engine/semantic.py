@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,16 +88,26 @@ class SemanticIndex:
         rows = self.store.conn.execute("SELECT id FROM chunks WHERE vector IS NOT NULL")
         return {int(r[0]) for r in rows}
 
-    def _fetch(self, labels: Sequence[int]) -> np.ndarray:
+    def _stored(self, chunk_ids: Iterable[int]) -> tuple[list[int], np.ndarray]:
+        """The ids among `chunk_ids` that have a stored vector, in order, and those vectors."""
+        ids = list(chunk_ids)
         blobs: dict[int, bytes] = {}
-        for start in range(0, len(labels), 500):
-            part = list(labels[start : start + 500])
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
             marks = ",".join("?" * len(part))
             rows = self.store.conn.execute(
-                f"SELECT id, vector FROM chunks WHERE id IN ({marks})", part
+                f"SELECT id, vector FROM chunks WHERE id IN ({marks}) AND vector IS NOT NULL",
+                part,
             )
             blobs.update({int(r[0]): bytes(r[1]) for r in rows})
-        return from_blobs([blobs[label] for label in labels], self.dim)
+        found = [i for i in ids if i in blobs]
+        return found, from_blobs([blobs[i] for i in found], self.dim)
+
+    def _fetch(self, labels: Sequence[int]) -> np.ndarray:
+        found, vectors = self._stored(labels)
+        if len(found) != len(labels):
+            raise KeyError(f"{len(labels) - len(found)} chunks have no stored vector")
+        return vectors
 
     # -- indexing (PassageVectors) ----------------------------------------------------------
 
@@ -159,8 +169,8 @@ class SemanticIndex:
     def nearest(self, query: str, k: int, allowed: set[int] | None) -> list[tuple[int, float]]:
         vector = self.query_vector(query)
         if allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT:
-            ids = sorted(allowed & self._live(allowed))
-            sims = self._fetch(ids) @ vector if ids else np.empty(0)
+            ids, vectors = self._stored(sorted(allowed))
+            sims = vectors @ vector if ids else np.empty(0)
             order = np.argsort(-sims)[:k]
             return [(ids[i], float(sims[i])) for i in order]
         predicate: Callable[[int], bool] | None = None
@@ -172,26 +182,14 @@ class SemanticIndex:
         return [(int(label), float(score)) for label, score in pairs]
 
     def similarities(self, query: str, chunk_ids: Sequence[int]) -> dict[int, float]:
-        ids = sorted(set(chunk_ids) & self._live(chunk_ids))
+        ids, vectors = self._stored(dict.fromkeys(chunk_ids))
         if not ids:
             return {}
-        sims = self._fetch(ids) @ self.query_vector(query)
+        sims = vectors @ self.query_vector(query)
         return {cid: float(s) for cid, s in zip(ids, sims, strict=True)}
 
     def explain(self, query: str, passages: Sequence[tuple[str, int]]) -> list[Explanation]:
         return explain_passages(self.encoder, query, passages)
-
-    def _live(self, chunk_ids: Any) -> set[int]:
-        ids = list(chunk_ids)
-        live: set[int] = set()
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
-            rows = self.store.conn.execute(
-                f"SELECT id FROM chunks WHERE id IN ({marks}) AND vector IS NOT NULL", part
-            )
-            live.update(int(r[0]) for r in rows)
-        return live
 
     def close(self) -> None:
         self.checkpoint()
