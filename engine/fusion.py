@@ -11,9 +11,10 @@ sensitive to its parameter. So:
 
 over the union of both sides' candidates, each scored on both sides: cosines exactly from the
 stored vectors, BM25 exactly within the top 1,000 keyword matches and, past those, bounded by
-the 1,000th score (the searcher fills these in, so no side's score is simply missing). z-scores keep the margin by which a
-side prefers its best candidates: a decisive BM25 hit many deviations above the rest stays
-ahead, while a flat side (every cosine alike) barely moves the order. w = 0.5 is the weight
+the 1,000th score (the searcher fills these in, so no side's score is simply missing).
+z-scores keep the margin by which a side prefers its best candidates: a decisive BM25 hit
+many deviations above the rest stays ahead, while a flat side (every cosine alike) barely
+moves the order. w = 0.5 is the weight
 that is never more than 0.01 below the better side on any shared collection or on the
 known-item set, and is above both sides on all four shared collections; the study prints the
 whole grid and the leave-one-collection-out choice.
