@@ -158,6 +158,12 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
     if args.reindex:
         engine.forget_vectors()
     progress = ProgressBar() if sys.stderr.isatty() else None
+    if not args.keyword_only:
+        if progress:
+            print("Loading the model…", end="\r", file=sys.stderr, flush=True)
+        encoder = engine.semantic.encoder  # loaded here so a bad model fails before any work
+        if progress:
+            print(f"Model: {encoder.name}, {encoder.describe()}", file=sys.stderr)
     summary = engine.index(folders, progress, keyword_only=args.keyword_only)
     print_summary(summary, sys.stdout)
     return 0
