@@ -84,3 +84,27 @@ def test_bad_folder_is_a_clear_error(tmp_path: Path) -> None:
     out = dowse("index", str(tmp_path / "missing"), data_dir=tmp_path / "data")
     assert out.returncode == 2
     assert "not a folder" in out.stderr
+
+
+def test_explain_json_keys_and_completeness(corpus: tuple[Path, Path]) -> None:
+    root, data = corpus
+    out = dowse("search", "telescope galaxy", "--explain", "--json", data_dir=data)
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)["results"]
+    best = results[0]
+    assert best["path"] == str(root / "space.txt")
+    for result in results:
+        exp = result["explanation"]
+        assert {"method", "passage_spans", "query_spans", "pairs", "special_share",
+                "keyword_spans"} <= set(exp)
+        assert exp["method"] == "exact-mean-pooling"
+        total = sum(w for _, _, w in exp["passage_spans"]) + exp["special_share"]
+        assert abs(total - result["score_parts"]["semantic"]) <= 1e-3
+        for start, end, _ in exp["passage_spans"]:
+            assert result["start"] <= start < end <= result["end"]
+    text = best["text"]
+    matched = {text[s - best["start"] : e - best["start"]].lower()
+               for s, e in best["explanation"]["keyword_spans"]}
+    assert matched == {"telescope", "galaxy"}
+    q = "telescope galaxy"
+    assert {q[s:e] for s, e, _ in best["explanation"]["query_spans"]} == {"telescope", "galaxy"}
