@@ -7,7 +7,6 @@ import shutil
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict
 from typing import Any, TextIO
 
 from engine.indexer import IndexProgress, IndexSummary
@@ -184,7 +183,3 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
             f"  {folder['path']}  [{folder['state']}]  {folder['indexed']} indexed, "
             f"{folder['failed']} failed, {folder['skipped']} skipped\n"
         )
-
-
-def dump(obj: Any) -> str:
-    return json.dumps(asdict(obj) if hasattr(obj, "__dataclass_fields__") else obj)

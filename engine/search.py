@@ -72,10 +72,6 @@ class SearchFilters:
             params.append(self.modified_before)
         return " AND ".join(clauses), tuple(params)
 
-    @property
-    def active(self) -> bool:
-        return bool(self.sql()[0])
-
 
 @dataclass(frozen=True)
 class PassageHit:
