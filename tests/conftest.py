@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests run the same cases on every run, so CI never turns on a new random draw;
+# `HYPOTHESIS_PROFILE=fuzz` draws fresh random cases on each run, for hunting bugs locally.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("fuzz", database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

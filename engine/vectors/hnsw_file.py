@@ -155,8 +155,10 @@ def _check_upper_levels(tail: bytes, h: _Header, path: Path) -> None:
         raise CorruptIndexError(f"{path} has trailing bytes")
     levels = np.zeros(count, dtype=np.int64)
     levels[owners] = levels_of
-    if count and levels[h.entry_point] < h.max_level:
-        raise CorruptIndexError(f"{path} has an entry point below the top level")
+    # hnswlib trusts maxlevel: an element above it makes later updates fail, and an entry
+    # point below it makes searches read link lists that do not exist.
+    if count and not (levels[h.entry_point] == h.max_level == levels.max()):
+        raise CorruptIndexError(f"{path} has a top level its elements do not match")
     if not owners:
         return
     per_owner = np.asarray(levels_of)
