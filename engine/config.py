@@ -23,6 +23,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class ExtractConfig:
     max_file_mb: float = 50.0
+    # Per-file limit for extraction, which runs in a child process killed when it overruns.
+    timeout_seconds: float = 60.0
 
     @property
     def max_file_bytes(self) -> int:
@@ -101,6 +103,19 @@ class SearchConfig:
 
 
 @dataclass(frozen=True)
+class WatchConfig:
+    # Quiet time before a burst of file events is handled as one batch.
+    debounce_seconds: float = 0.5
+    # A full reconcile scan of every pinned folder runs this often (and at start-up), to
+    # catch events the OS dropped.
+    reconcile_minutes: float = 10.0
+    # How often a folder watched by polling (no inotify watches left) is checked.
+    poll_seconds: float = 5.0
+    # The HNSW file is saved at most this often while indexing, and when the queue drains.
+    checkpoint_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class Config:
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     walk: WalkConfig = field(default_factory=WalkConfig)
@@ -108,6 +123,7 @@ class Config:
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
 
 
 T = TypeVar("T")
