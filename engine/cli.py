@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,6 +23,7 @@ from engine.cli_render import (
 )
 from engine.config import ConfigError, resolve_data_dir
 from engine.embed.model_dir import ModelNotFoundError
+from engine.runtime import engine_running
 from engine.search import MODES, SearchFilters
 from engine.semantic import ModelMismatchError
 from engine.store import SchemaTooNewError
@@ -120,12 +122,23 @@ def _dispatch(args: argparse.Namespace) -> int:
             return 2
         return int(gui.main(data_dir=data_dir, pin=args.pin))
     if args.command == "serve":
-        print("dowse serve: the engine process is not available in this version.", file=sys.stderr)
-        return 2
+        from engine.server import EngineAlreadyRunningError, run_serve
+
+        try:
+            run_serve(data_dir)
+        except EngineAlreadyRunningError as exc:
+            print(f"dowse serve: {exc}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "eval":
         from engine.evaluate import run_eval_command
 
         return run_eval_command(args, data_dir if args.data_dir else None)
+
+    if args.command in ("index", "search", "status") and engine_running(data_dir):
+        from engine.cli_remote import run_remote
+
+        return run_remote(args, data_dir)
 
     from engine.core import Engine
 
@@ -148,13 +161,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _index(engine: Engine, args: argparse.Namespace) -> int:
-    folders = []
-    for raw in args.paths:
-        path = Path(raw).expanduser()
-        if not path.is_dir():
-            print(f"dowse: not a folder: {raw}", file=sys.stderr)
-            return 2
-        folders.append(path.resolve())
+    folders = folder_arguments(args.paths)
+    if folders is None:
+        return 2
     if args.reindex:
         engine.forget_vectors()
     progress = ProgressBar() if sys.stderr.isatty() else None
@@ -169,13 +178,29 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def _search(engine: Engine, args: argparse.Namespace) -> int:
-    filters = SearchFilters(
-        folders=tuple(args.folder),
+def search_filters(args: argparse.Namespace) -> SearchFilters:
+    folders = tuple(os.path.abspath(Path(f).expanduser()) for f in args.folder)
+    return SearchFilters(
+        folders=folders,
         suffixes=tuple(args.type),
         modified_after=args.after,
         modified_before=args.before,
     )
+
+
+def folder_arguments(paths: Sequence[str]) -> list[Path] | None:
+    folders = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.is_dir():
+            print(f"dowse: not a folder: {raw}", file=sys.stderr)
+            return None
+        folders.append(path.resolve())
+    return folders
+
+
+def _search(engine: Engine, args: argparse.Namespace) -> int:
+    filters = search_filters(args)
     response = engine.search(args.query, args.mode, args.k, filters, explain=args.explain)
     if args.json:
         print(response_json(response))

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any, TextIO
 
 from engine.indexer import IndexProgress, IndexSummary
-from engine.search import FileHit, PassageHit, SearchResponse
+from engine.search import PassageHit, SearchResponse
 
 
 def format_duration(seconds: float | None) -> str:
@@ -103,22 +103,25 @@ def hit_json(hit: PassageHit) -> dict[str, Any]:
     return item
 
 
-def response_json(response: SearchResponse) -> str:
+def response_dict(response: SearchResponse) -> dict[str, Any]:
+    """The JSON form of a search: what `dowse search --json` prints and the engine sends."""
     results = []
     for group in response.results:
         item = hit_json(group.best)
         item["more"] = [hit_json(h) for h in group.more]
         results.append(item)
-    return json.dumps(
-        {
-            "query": response.query,
-            "mode": response.mode,
-            "confident": response.confident,
-            "elapsed_ms": round(response.elapsed_ms, 2),
-            "results": results,
-        },
-        ensure_ascii=False,
-    )
+    return {
+        "query": response.query,
+        "mode": response.mode,
+        "confident": response.confident,
+        "elapsed_ms": round(response.elapsed_ms, 2),
+        "results": results,
+    }
+
+
+def response_json(response: SearchResponse | dict[str, Any]) -> str:
+    data = response if isinstance(response, dict) else response_dict(response)
+    return json.dumps(data, ensure_ascii=False)
 
 
 def snippet(text: str, width: int = 240) -> str:
@@ -126,60 +129,71 @@ def snippet(text: str, width: int = 240) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def print_response(response: SearchResponse, out: TextIO) -> None:
-    if not response.results:
-        out.write(f"No results for {response.query!r} ({response.mode}).\n")
+def print_response(response: SearchResponse | dict[str, Any], out: TextIO) -> None:
+    data = response if isinstance(response, dict) else response_dict(response)
+    if not data["results"]:
+        out.write(f"No results for {data['query']!r} ({data['mode']}).\n")
         return
-    if not response.confident:
+    if not data["confident"]:
         out.write("No confident match; the closest results are:\n")
-    for i, group in enumerate(response.results, 1):
-        _print_hit(i, group, response.query, out)
+    for i, hit in enumerate(data["results"], 1):
+        _print_hit(i, hit, data["query"], out)
 
 
-def _print_hit(i: int, group: FileHit, query: str, out: TextIO) -> None:
-    hit = group.best
-    where = f"{hit.path}" + (f"  p.{hit.page}" if hit.page else "")
+def _print_hit(i: int, hit: dict[str, Any], query: str, out: TextIO) -> None:
+    where = f"{hit['path']}" + (f"  p.{hit['page']}" if hit["page"] else "")
     parts = []
-    if hit.semantic is not None:
-        parts.append(f"semantic {hit.semantic:.3f}")
-    if hit.keyword is not None:
-        parts.append(f"keyword {hit.keyword:.2f}")
-    out.write(f"{i:2d}. {where}  [{hit.start}:{hit.end}]  score {hit.score:.3f}")
+    semantic, keyword = hit["score_parts"]["semantic"], hit["score_parts"]["keyword"]
+    if semantic is not None:
+        parts.append(f"semantic {semantic:.3f}")
+    if keyword is not None:
+        parts.append(f"keyword {keyword:.2f}")
+    out.write(f"{i:2d}. {where}  [{hit['start']}:{hit['end']}]  score {hit['score']:.3f}")
     out.write(f" ({', '.join(parts)})\n" if parts else "\n")
-    out.write(f"    {snippet(hit.text)}\n")
-    if hit.explanation is not None:
+    out.write(f"    {snippet(hit['text'])}\n")
+    if hit.get("explanation") is not None:
         _print_explanation(hit, query, out)
-    if group.more:
-        out.write(f"    + {len(group.more)} more passage(s) in this file\n")
+    if hit["more"]:
+        out.write(f"    + {len(hit['more'])} more passage(s) in this file\n")
 
 
-def _print_explanation(hit: PassageHit, query: str, out: TextIO) -> None:
-    exp = hit.explanation
-    assert exp is not None
-    out.write(f"    why: {exp.reason}")
-    if exp.semantic_share is not None and exp.keyword_share is not None:
-        out.write(f" (meaning {exp.semantic_share:.0%}, words {exp.keyword_share:.0%})")
+def _print_explanation(hit: dict[str, Any], query: str, out: TextIO) -> None:
+    exp = hit["explanation"]
+    text, start = hit["text"], hit["start"]
+    out.write(f"    why: {exp['reason']}")
+    if exp["semantic_share"] is not None and exp["keyword_share"] is not None:
+        out.write(f" (meaning {exp['semantic_share']:.0%}, words {exp['keyword_share']:.0%})")
     out.write("\n")
-    words = sorted(exp.passage_spans, key=lambda s: -s[2])[:6]
+    words = sorted(exp["passage_spans"], key=lambda span: -span[2])[:6]
     if words:
-        shown = ", ".join(f"{hit.text[s - hit.start : e - hit.start]} ({w:+.3f})"
-                          for s, e, w in words)
+        shown = ", ".join(f"{text[s - start : e - start]} ({w:+.3f})" for s, e, w in words)
         out.write(f"    passage words: {shown}\n")
-    for q0, q1, p0, p1, w in exp.pairs[:3]:
-        out.write(f"    {query[q0:q1]!r} ↔ "
-                  f"{hit.text[p0 - hit.start : p1 - hit.start]!r} ({w:+.3f})\n")
+    for q0, q1, p0, p1, w in exp["pairs"][:3]:
+        out.write(f"    {query[q0:q1]!r} ↔ {text[p0 - start : p1 - start]!r} ({w:+.3f})\n")
 
 
 def print_status(status: dict[str, Any], out: TextIO) -> None:
-    out.write(f"Data dir:  {status['data_dir']}\n")
-    out.write(f"Engine:    {status['engine']}\n")
+    engine = status["engine"]
+    if engine.get("state") == "running":
+        line = f"running (pid {engine['pid']}, {engine['activity']})"
+    else:
+        line = "not running (this shows the index on disk)"
+    out.write(f"Data dir:  {status['data_dir']}\nEngine:    {line}\n")
+    if status.get("model"):
+        device = f" on {status['note']}" if status.get("note") else ""
+        out.write(f"Model:     {status['model']}{device}\n")
     out.write(
         f"Folders:   {status['folders']}\nFiles:     {status['files']} "
         f"({status['indexed']} indexed, {status['skipped']} skipped, {status['failed']} failed)\n"
-        f"Passages:  {status['passages']}\nErrors:    {status['errors']}\n"
+        f"Passages:  {status['passages']}\n"
     )
+    if status["queue"]:
+        eta = format_duration(status["eta_seconds"]) if status.get("eta_seconds") else "?"
+        out.write(f"Queue:     {status['queue']} files, {status['rate']:.1f} files/s, ETA {eta}\n")
     for folder in status["folder_list"]:
+        watch = f", watched {folder['watch']}" if folder["watch"] != "none" else ""
+        queued = f", {folder['queued']} queued" if folder["queued"] else ""
         out.write(
-            f"  {folder['path']}  [{folder['state']}]  {folder['indexed']} indexed, "
-            f"{folder['failed']} failed, {folder['skipped']} skipped\n"
+            f"  {folder['path']}  {folder['indexed']} indexed, {folder['failed']} failed, "
+            f"{folder['skipped']} skipped{queued}{watch}\n"
         )

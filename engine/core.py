@@ -12,7 +12,9 @@ from engine.config import Config, ensure_data_dir, load_config
 from engine.embed.model_dir import resolve_model_dir
 from engine.indexer import Indexer, IndexSummary, ProgressCallback
 from engine.search import Searcher, SearchFilters, SearchResponse
+from engine.status import folder_rows
 from engine.store import Store
+from engine.store.queue import queue_length
 
 if TYPE_CHECKING:
     from engine.semantic import SemanticIndex
@@ -86,25 +88,18 @@ class Engine:
         return searcher.search(query, mode, k or self.config.search.k, filters, explain=explain)
 
     def status(self) -> dict[str, Any]:
+        """The same keys as the engine process reports, for an index no engine is serving."""
         counts = self.store.counts()
-        folders = []
-        for folder_id, path, state in self.store.folders():
-            per = self.store.conn.execute(
-                "SELECT COUNT(*), SUM(state = 'indexed'), SUM(state = 'failed'),"
-                " SUM(state = 'skipped') FROM files WHERE folder_id = ?",
-                (folder_id,),
-            ).fetchone()
-            folders.append({
-                "path": path, "state": state, "files": int(per[0] or 0),
-                "indexed": int(per[1] or 0), "failed": int(per[2] or 0),
-                "skipped": int(per[3] or 0),
-            })
         return {
             "data_dir": str(self.data_dir),
-            "engine": "in-process",
+            "engine": {"state": "not running"},
+            "model": self.store.get_meta("model_name") or "",
+            "device": "", "precision": "", "note": "",
             **counts,
             "errors": counts["failed"],
-            "folder_list": folders,
+            "queue": queue_length(self.store.conn),
+            "rate": 0.0, "eta_seconds": None, "current": "",
+            "folder_list": folder_rows(self.store),
         }
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -59,7 +60,9 @@ class SemanticIndex:
         self.confidence_threshold = CONFIDENCE_THRESHOLDS.get(encoder.name, DEFAULT_CONFIDENCE)
         self._check_model()
         self._dirty = False
+        self.embedded_passages = 0  # since this process opened the index
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
         expected = self._labels_in_store()
         self.index, report = open_or_rebuild(
             data_dir / VECTORS_FILE_NAME, self.dim, config, expected, self._fetch
@@ -88,14 +91,17 @@ class SemanticIndex:
         rows = self.store.conn.execute("SELECT id FROM chunks WHERE vector IS NOT NULL")
         return {int(r[0]) for r in rows}
 
-    def _stored(self, chunk_ids: Iterable[int]) -> tuple[list[int], np.ndarray]:
+    def _stored(
+        self, chunk_ids: Iterable[int], store: Store | None = None
+    ) -> tuple[list[int], np.ndarray]:
         """The ids among `chunk_ids` that have a stored vector, in order, and those vectors."""
+        conn = (store or self.store).conn
         ids = list(chunk_ids)
         blobs: dict[int, bytes] = {}
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
             marks = ",".join("?" * len(part))
-            rows = self.store.conn.execute(
+            rows = conn.execute(
                 f"SELECT id, vector FROM chunks WHERE id IN ({marks}) AND vector IS NOT NULL",
                 part,
             )
@@ -112,10 +118,14 @@ class SemanticIndex:
     # -- indexing (PassageVectors) ----------------------------------------------------------
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded_passages += len(texts)
         return self.encoder.encode_passages(texts)
 
     def vector_column(self, vectors: np.ndarray) -> list[dict[str, Any]]:
         return [{"vector": to_blob(v)} for v in vectors]
+
+    def blob_vectors(self, blobs: Sequence[bytes]) -> np.ndarray:
+        return from_blobs(blobs, self.dim)
 
     def apply(self, removed: Sequence[int], added: Sequence[int], vectors: np.ndarray) -> None:
         if removed:
@@ -158,18 +168,26 @@ class SemanticIndex:
     # -- searching (SemanticSide) -----------------------------------------------------------
 
     def query_vector(self, query: str) -> np.ndarray:
-        cached = self._query_cache.get(query)
+        with self._query_lock:
+            cached = self._query_cache.get(query)
         if cached is None:
             cached = self.encoder.encode_queries([query])[0]
-            self._query_cache[query] = cached
-            if len(self._query_cache) > 64:
-                self._query_cache.popitem(last=False)
+            with self._query_lock:
+                self._query_cache[query] = cached
+                if len(self._query_cache) > 64:
+                    self._query_cache.popitem(last=False)
         return cached
 
-    def nearest(self, query: str, k: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+    def reader(self, store: Store) -> SemanticReader:
+        """The search side reading stored vectors through `store`: one per thread."""
+        return SemanticReader(self, store)
+
+    def nearest(
+        self, query: str, k: int, allowed: set[int] | None, store: Store | None = None
+    ) -> list[tuple[int, float]]:
         vector = self.query_vector(query)
         if allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT:
-            ids, vectors = self._stored(sorted(allowed))
+            ids, vectors = self._stored(sorted(allowed), store)
             sims = vectors @ vector if ids else np.empty(0)
             order = np.argsort(-sims)[:k]
             return [(ids[i], float(sims[i])) for i in order]
@@ -181,8 +199,10 @@ class SemanticIndex:
         pairs = zip(labels[0], scores[0], strict=True)
         return [(int(label), float(score)) for label, score in pairs]
 
-    def similarities(self, query: str, chunk_ids: Sequence[int]) -> dict[int, float]:
-        ids, vectors = self._stored(dict.fromkeys(chunk_ids))
+    def similarities(
+        self, query: str, chunk_ids: Sequence[int], store: Store | None = None
+    ) -> dict[int, float]:
+        ids, vectors = self._stored(dict.fromkeys(chunk_ids), store)
         if not ids:
             return {}
         sims = vectors @ self.query_vector(query)
@@ -194,3 +214,20 @@ class SemanticIndex:
     def close(self) -> None:
         self.checkpoint()
 
+
+class SemanticReader:
+    """SemanticSide for a search thread: the shared encoder and index, this thread's store."""
+
+    def __init__(self, owner: SemanticIndex, store: Store) -> None:
+        self.owner = owner
+        self.store = store
+        self.confidence_threshold = owner.confidence_threshold
+
+    def nearest(self, query: str, k: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+        return self.owner.nearest(query, k, allowed, self.store)
+
+    def similarities(self, query: str, chunk_ids: Sequence[int]) -> dict[int, float]:
+        return self.owner.similarities(query, chunk_ids, self.store)
+
+    def explain(self, query: str, passages: Sequence[tuple[str, int]]) -> list[Explanation]:
+        return self.owner.explain(query, passages)

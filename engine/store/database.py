@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlite_utils
 
+from engine.store import queue
+from engine.store.queue import QueuedPath
 from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -154,20 +156,76 @@ class Store:
         )
         return {str(r[2]): FileRow(*r) for r in rows}
 
-    def touch_file(self, file_id: int, size: int, mtime: float) -> None:
+    def touch_file(
+        self, file_id: int, size: int, mtime: float, finished: Sequence[QueuedPath] = ()
+    ) -> None:
         """Record a new size and mtime for a file whose content did not change."""
-        self.conn.execute(
-            "UPDATE files SET size = ?, mtime = ? WHERE id = ?", (size, mtime, file_id)
-        )
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE files SET size = ?, mtime = ? WHERE id = ?", (size, mtime, file_id)
+            )
+            queue.finish(conn, finished)
 
-    def delete_files(self, file_ids: Sequence[int]) -> list[int]:
+    def delete_files(
+        self, file_ids: Sequence[int], finished: Sequence[QueuedPath] = ()
+    ) -> list[int]:
         """Delete files with their chunks and FTS rows; returns the deleted chunk ids."""
-        if not file_ids:
+        if not file_ids and not finished:
             return []
         with self.transaction() as conn:
             chunk_ids = _chunk_ids_of(conn, file_ids)
             conn.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in file_ids])
+            queue.finish(conn, finished)
         return chunk_ids
+
+    def files_under(self, path: str) -> list[FileRow]:
+        """Rows of the file at `path` and of every file below it, if it is a folder."""
+        prefix = path.rstrip("/") + "/"
+        rows = self.conn.execute(
+            "SELECT id, folder_id, path, size, mtime, hash, kind, state, error FROM files"
+            " WHERE path = ? OR substr(path, 1, ?) = ?",
+            (path, len(prefix), prefix),
+        )
+        return [FileRow(*r) for r in rows]
+
+    def files_with_hash(self, digest: str) -> list[FileRow]:
+        rows = self.conn.execute(
+            "SELECT id, folder_id, path, size, mtime, hash, kind, state, error FROM files"
+            " WHERE hash = ? AND state = 'indexed'",
+            (digest,),
+        )
+        return [FileRow(*r) for r in rows]
+
+    def move_file(
+        self,
+        file_id: int,
+        *,
+        folder_id: int,
+        path: str,
+        size: int,
+        mtime: float,
+        finished: Sequence[QueuedPath] = (),
+    ) -> None:
+        """Give a file row a new path, keeping its passages and vectors (a rename or move)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE files SET folder_id = ?, path = ?, size = ?, mtime = ? WHERE id = ?",
+                (folder_id, path, size, mtime, file_id),
+            )
+            queue.finish(conn, finished)
+
+    def finish_queued(self, finished: Sequence[QueuedPath]) -> None:
+        with self.transaction() as conn:
+            queue.finish(conn, finished)
+
+    def old_vectors(self, path: str) -> dict[str, bytes]:
+        """Stored vectors of the passages a file had, by passage text, for reuse on re-index."""
+        rows = self.conn.execute(
+            "SELECT c.text, c.vector FROM chunks c JOIN files f ON f.id = c.file_id"
+            " WHERE f.path = ? AND c.vector IS NOT NULL",
+            (path,),
+        )
+        return {str(r[0]): bytes(r[1]) for r in rows}
 
     def record_file(
         self,
@@ -182,9 +240,11 @@ class Store:
         error: str | None = None,
         chunks: Sequence[ChunkRow] = (),
         extra_columns: Sequence[dict[str, Any]] | None = None,
+        finished: Sequence[QueuedPath] = (),
     ) -> tuple[list[int], list[int]]:
         """Write a file's row and replace its chunks (and FTS rows) in one transaction.
 
+        Queue entries in `finished` leave the queue in the same transaction.
         Returns (removed chunk ids, new chunk ids in ordinal order).
         """
         now = time.time()
@@ -224,6 +284,7 @@ class Store:
                     values,
                 )
                 added.append(int(cur.lastrowid or 0))
+            queue.finish(conn, finished)
         return removed, added
 
     # -- counts -----------------------------------------------------------------------------

@@ -64,6 +64,20 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE chunks ADD COLUMN vector BLOB;
     """,
+    # 3: the engine's work queue, so an interrupted run resumes where it stopped; and file
+    # hashes indexed, so a file that moved is recognised by its content.
+    """
+    CREATE TABLE queue (
+        path TEXT PRIMARY KEY,
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        priority INTEGER NOT NULL,
+        size INTEGER NOT NULL DEFAULT 0,
+        mtime REAL NOT NULL DEFAULT 0,
+        queued_at REAL NOT NULL
+    );
+    CREATE INDEX queue_order ON queue(priority, mtime);
+    CREATE INDEX files_hash ON files(hash);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

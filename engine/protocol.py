@@ -1,0 +1,321 @@
+"""The messages between the engine process and its clients: versioned JSON lines, stdlib only.
+
+Every message is one line of JSON carrying `v` (the protocol version), `type` and `id`.
+A client's first message is `hello` with the token from the data dir; requests carry an `id`
+the reply repeats; events pushed to subscribers carry `id: null`. Decoding never raises
+anything but ProtocolError, so a bad line becomes an error reply and the connection stays up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 1 << 20  # a longer line is refused, and skipped up to its newline
+
+
+class ProtocolError(Exception):
+    """A message that cannot be accepted; `code` is stable, `message` is for people."""
+
+    def __init__(self, code: str, message: str, request_id: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+@dataclass(frozen=True)
+class Message:
+    TYPE: ClassVar[str] = ""
+    id: int | None = field(default=None, kw_only=True)
+
+
+# -- requests (client → engine) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello(Message):
+    TYPE: ClassVar[str] = "hello"
+    token: str
+    client: str = ""
+
+
+@dataclass(frozen=True)
+class Search(Message):
+    TYPE: ClassVar[str] = "search"
+    query: str
+    mode: str | None = None
+    k: int | None = None
+    explain: bool = False
+    folders: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    modified_after: float | None = None
+    modified_before: float | None = None
+
+
+@dataclass(frozen=True)
+class Pin(Message):
+    TYPE: ClassVar[str] = "pin"
+    path: str
+
+
+@dataclass(frozen=True)
+class Unpin(Message):
+    TYPE: ClassVar[str] = "unpin"
+    path: str
+
+
+@dataclass(frozen=True)
+class Pause(Message):
+    TYPE: ClassVar[str] = "pause"
+
+
+@dataclass(frozen=True)
+class Resume(Message):
+    TYPE: ClassVar[str] = "resume"
+
+
+@dataclass(frozen=True)
+class Status(Message):
+    TYPE: ClassVar[str] = "status"
+
+
+@dataclass(frozen=True)
+class ListErrors(Message):
+    TYPE: ClassVar[str] = "list_errors"
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class Reindex(Message):
+    """Index a file again now, or every file under a folder."""
+
+    TYPE: ClassVar[str] = "reindex"
+    path: str
+
+
+@dataclass(frozen=True)
+class Subscribe(Message):
+    """From now on, push events to this connection."""
+
+    TYPE: ClassVar[str] = "subscribe"
+
+
+@dataclass(frozen=True)
+class Shutdown(Message):
+    TYPE: ClassVar[str] = "shutdown"
+
+
+# -- replies (engine → client, `id` copied from the request) ------------------------------
+
+
+@dataclass(frozen=True)
+class Welcome(Message):
+    TYPE: ClassVar[str] = "welcome"
+    engine_version: str
+    pid: int
+    protocol: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class SearchResults(Message):
+    TYPE: ClassVar[str] = "search_results"
+    response: dict[str, Any]  # the same object `dowse search --json` prints
+
+
+@dataclass(frozen=True)
+class StatusReport(Message):
+    TYPE: ClassVar[str] = "status_report"
+    status: dict[str, Any]  # the same object `dowse status --json` prints
+
+
+@dataclass(frozen=True)
+class ErrorList(Message):
+    TYPE: ClassVar[str] = "error_list"
+    errors: tuple[dict[str, Any], ...]  # {"path", "state", "reason"}
+
+
+@dataclass(frozen=True)
+class Done(Message):
+    """A request that returns nothing was carried out; `detail` says what happened."""
+
+    TYPE: ClassVar[str] = "done"
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Error(Message):
+    TYPE: ClassVar[str] = "error"
+    code: str  # bad_json | bad_message | unknown_type | version | auth | too_large | failed
+    message: str
+
+
+# -- events (engine → subscribers, id null) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelLoading(Message):
+    TYPE: ClassVar[str] = "model_loading"
+    model: str
+
+
+@dataclass(frozen=True)
+class ModelReady(Message):
+    TYPE: ClassVar[str] = "model_ready"
+    model: str
+    device: str
+    precision: str
+
+
+@dataclass(frozen=True)
+class Progress(Message):
+    TYPE: ClassVar[str] = "progress"
+    queued: int
+    done: int
+    failed: int
+    bytes: int
+    rate: float  # files a second over the current run
+    eta_seconds: float | None
+    current: str
+
+
+@dataclass(frozen=True)
+class FileIndexed(Message):
+    TYPE: ClassVar[str] = "file_indexed"
+    path: str
+    passages: int
+    embedded: int  # passages that went through the encoder; the rest reused stored vectors
+
+
+@dataclass(frozen=True)
+class FileFailed(Message):
+    TYPE: ClassVar[str] = "file_failed"
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FolderState(Message):
+    TYPE: ClassVar[str] = "folder_state"
+    path: str
+    state: str  # scanning | indexing | idle | paused | missing | unpinned
+    watch: str  # live | polling | none
+
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    cls.TYPE: cls
+    for cls in (
+        Hello, Search, Pin, Unpin, Pause, Resume, Status, ListErrors, Reindex, Subscribe,
+        Shutdown, Welcome, SearchResults, StatusReport, ErrorList, Done, Error, ModelLoading,
+        ModelReady, Progress, FileIndexed, FileFailed, FolderState,
+    )
+}
+REQUEST_TYPES = frozenset(
+    cls.TYPE
+    for cls in (
+        Hello, Search, Pin, Unpin, Pause, Resume, Status, ListErrors, Reindex, Subscribe,
+        Shutdown,
+    )
+)
+
+
+def encode(message: Message) -> bytes:
+    body: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": message.TYPE}
+    for f in dataclasses.fields(message):
+        body[f.name] = getattr(message, f.name)
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def decode(line: bytes | str) -> Message:
+    """Parse one line; ProtocolError says what is wrong, with the request id when known."""
+    if len(line) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("too_large", f"message over {MAX_MESSAGE_BYTES} bytes")
+    try:
+        raw = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError("bad_json", f"not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ProtocolError("bad_json", "a message must be a JSON object")
+    request_id = raw.get("id")
+    if not (request_id is None or (type(request_id) is int)):
+        raise ProtocolError("bad_message", "id must be an integer or null")
+    version = raw.get("v")
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(
+            "version",
+            f"protocol version {version!r} is not supported; this engine speaks "
+            f"version {PROTOCOL_VERSION}. Update the client or the engine so they match.",
+            request_id,
+        )
+    kind = raw.get("type")
+    cls = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError("unknown_type", f"unknown message type {kind!r}", request_id)
+    hints = _hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ProtocolError("bad_message", f"{kind}: missing {f.name!r}", request_id)
+            continue
+        try:
+            values[f.name] = _coerce(raw[f.name], hints[f.name])
+        except TypeError as exc:
+            raise ProtocolError("bad_message", f"{kind}.{f.name}: {exc}", request_id) from None
+    unknown = set(raw) - {"v", "type"} - set(values) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ProtocolError(
+            "bad_message", f"{kind}: unknown field(s) {sorted(unknown)}", request_id
+        )
+    return cls(**values)
+
+
+_HINTS: dict[type[Message], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Message]) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """Check `value` against a field's annotation; JSON lists become tuples."""
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option)
+            except TypeError:
+                pass
+        raise TypeError(f"expected {hint}, got {type(value).__name__}")
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(hint)[:1]
+        return tuple(_coerce(v, item) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        return value
+    if hint is Any:
+        return value
+    if hint is float:
+        if type(value) in (int, float):
+            return float(value)
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    if hint in (int, str, bool):
+        if type(value) is not hint:  # bool is an int in Python but not here
+            raise TypeError(f"expected {hint.__name__}, got {type(value).__name__}")
+        return value
+    raise TypeError(f"unsupported field type {hint}")

@@ -1,0 +1,27 @@
+"""What `dowse status` reports per pinned folder, shared by the engine process and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.store import Store
+from engine.store.queue import queued_per_folder
+
+
+def folder_rows(store: Store, watch: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per pinned folder: file counts by state, queued work, and how it is watched."""
+    queued = queued_per_folder(store.conn)
+    rows = []
+    for folder_id, path, state in store.folders():
+        per = store.conn.execute(
+            "SELECT COUNT(*), SUM(state = 'indexed'), SUM(state = 'failed'),"
+            " SUM(state = 'skipped') FROM files WHERE folder_id = ?",
+            (folder_id,),
+        ).fetchone()
+        rows.append({
+            "path": path, "state": state, "files": int(per[0] or 0),
+            "indexed": int(per[1] or 0), "failed": int(per[2] or 0),
+            "skipped": int(per[3] or 0), "queued": queued.get(folder_id, 0),
+            "watch": (watch or {}).get(path, "none"),
+        })
+    return rows
