@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from engine.chunk import PassageTokenizer
 from engine.config import Config, ensure_data_dir, load_config
 from engine.embed.model_dir import resolve_model_dir
+from engine.extract.isolated import IsolatedExtractor
 from engine.indexer import Indexer, IndexSummary, ProgressCallback
 from engine.search import Searcher, SearchFilters, SearchResponse
 from engine.status import folder_rows
@@ -60,8 +61,13 @@ class Engine:
         vectors = None if keyword_only else self.semantic
         if vectors is not None:
             vectors.embed_missing()  # passages of an earlier keyword-only run
-        indexer = Indexer(self.store, self.config, self.tokenizer, vectors)
-        return indexer.index_folders(folders, progress)
+        extract = self.config.extract
+        # A child process with a time limit per file: a pathological PDF cannot hang us.
+        with IsolatedExtractor(extract.timeout_seconds, extract.max_file_bytes) as extractor:
+            indexer = Indexer(
+                self.store, self.config, self.tokenizer, vectors, extract=extractor.extract
+            )
+            return indexer.index_folders(folders, progress)
 
     def forget_vectors(self) -> None:
         """Drop every stored vector and the model record, so the next index re-embeds all."""

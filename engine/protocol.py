@@ -72,12 +72,16 @@ class Unpin(Message):
 
 @dataclass(frozen=True)
 class Pause(Message):
+    """Stop indexing: everywhere, or in one pinned folder (watching goes on; work queues)."""
+
     TYPE: ClassVar[str] = "pause"
+    path: str | None = None
 
 
 @dataclass(frozen=True)
 class Resume(Message):
     TYPE: ClassVar[str] = "resume"
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,14 @@ class Reindex(Message):
     """Index a file again now, or every file under a folder."""
 
     TYPE: ClassVar[str] = "reindex"
+    path: str
+
+
+@dataclass(frozen=True)
+class GetText(Message):
+    """The indexed text of one file, for a preview, in the coordinates results use."""
+
+    TYPE: ClassVar[str] = "get_text"
     path: str
 
 
@@ -138,6 +150,14 @@ class StatusReport(Message):
 class ErrorList(Message):
     TYPE: ClassVar[str] = "error_list"
     errors: tuple[dict[str, Any], ...]  # {"path", "state", "reason"}
+
+
+@dataclass(frozen=True)
+class FileText(Message):
+    TYPE: ClassVar[str] = "file_text"
+    path: str
+    text: str  # offsets in results index into this text
+    complete: bool  # False when only the indexed passages were kept (gaps are blank)
 
 
 @dataclass(frozen=True)
@@ -210,16 +230,16 @@ class FolderState(Message):
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls
     for cls in (
-        Hello, Search, Pin, Unpin, Pause, Resume, Status, ListErrors, Reindex, Subscribe,
-        Shutdown, Welcome, SearchResults, StatusReport, ErrorList, Done, Error, ModelLoading,
-        ModelReady, Progress, FileIndexed, FileFailed, FolderState,
+        Hello, Search, Pin, Unpin, Pause, Resume, Status, ListErrors, Reindex, GetText,
+        Subscribe, Shutdown, Welcome, SearchResults, StatusReport, ErrorList, FileText, Done,
+        Error, ModelLoading, ModelReady, Progress, FileIndexed, FileFailed, FolderState,
     )
 }
 REQUEST_TYPES = frozenset(
     cls.TYPE
     for cls in (
-        Hello, Search, Pin, Unpin, Pause, Resume, Status, ListErrors, Reindex, Subscribe,
-        Shutdown,
+        Hello, Search, Pin, Unpin, Pause, Resume, Status, ListErrors, Reindex, GetText,
+        Subscribe, Shutdown,
     )
 )
 

@@ -271,8 +271,13 @@ class Server:
         if isinstance(message, protocol.Reindex):
             return protocol.Done(id=rid, detail=_wait(service.reindex(message.path)))
         if isinstance(message, protocol.Pause | protocol.Resume):
-            service.set_paused(isinstance(message, protocol.Pause))
+            service.set_paused(isinstance(message, protocol.Pause), message.path)
             return protocol.Done(id=rid, detail=message.TYPE + "d")
+        if isinstance(message, protocol.GetText):
+            text = service.file_text(message.path)
+            if text is None:
+                raise ValueError(f"nothing indexed at {message.path}")
+            return protocol.FileText(id=rid, path=message.path, text=text, complete=False)
         if isinstance(message, protocol.Subscribe):
             connection.subscribed = True
             return protocol.Done(id=rid, detail="subscribed")

@@ -151,6 +151,7 @@ class EngineService:
         self._commands: deque[tuple[Callable[[], str], Future[str]]] = deque()
         self._scans: set[int] = set()
         self._paused = False
+        self._paused_folders: set[int] = set()
         self._stopping = False
         self._roots: dict[int, Path] = {}  # folder id -> pinned path, for watched folders
         self._watcher = FolderWatcher(
@@ -267,12 +268,28 @@ class EngineService:
 
         return self._submit(command)
 
-    def set_paused(self, paused: bool) -> None:
-        with self._cond:
-            self._paused = paused
-            self._cond.notify_all()
-        for folder_id, root in list(self._roots.items()):
+    def set_paused(self, paused: bool, path: str | None = None) -> None:
+        """Pause or resume all indexing, or one pinned folder's."""
+        if path is None:
+            with self._cond:
+                self._paused = paused
+                self._cond.notify_all()
+            targets = list(self._roots.items())
+        else:
+            root = Path(os.path.abspath(os.path.expanduser(path)))
+            targets = [(f, r) for f, r in list(self._roots.items()) if r == root]
+            if not targets:
+                raise ValueError(f"not pinned: {path}")
+            with self._cond:
+                (self._paused_folders.add if paused else self._paused_folders.discard)(
+                    targets[0][0]
+                )
+                self._cond.notify_all()
+        for folder_id, root in targets:
             self._publish_folder(folder_id, root, "paused" if paused else "indexing")
+
+    def file_text(self, path: str) -> str | None:
+        return self._thread_store().file_text(path)
 
     def errors(self, limit: int) -> list[dict[str, str]]:
         rows = self._thread_store().errors(limit)
@@ -302,7 +319,13 @@ class EngineService:
             "embedded_passages": semantic.embedded_passages if semantic is not None else 0,
             "reused_passages": self.totals["reused"],
             "moved_files": self.totals["moved"],
-            "folder_list": folder_rows(store, watch),
+            "folder_list": folder_rows(store, watch, self._paused_folders_paths()),
+        }
+
+    def _paused_folders_paths(self) -> set[str]:
+        everything = self._paused
+        return {
+            str(r) for f, r in list(self._roots.items()) if everything or f in self._paused_folders
         }
 
     def _submit(self, command: Callable[[], str]) -> Future[str]:
@@ -415,7 +438,9 @@ class EngineService:
             if self._scans:
                 self._scan(next(iter(self._scans)))
                 continue
-            batch = work_queue.next_batch(self.store.conn, BATCH_FILES)
+            batch = work_queue.next_batch(
+                self.store.conn, BATCH_FILES, skip_folders=tuple(self._paused_folders)
+            )
             if batch:
                 self.activity = "indexing"
                 self.stats.begin_if_idle()

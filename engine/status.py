@@ -8,7 +8,9 @@ from engine.store import Store
 from engine.store.queue import queued_per_folder
 
 
-def folder_rows(store: Store, watch: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def folder_rows(
+    store: Store, watch: dict[str, str] | None = None, paused: set[str] | None = None
+) -> list[dict[str, Any]]:
     """One row per pinned folder: file counts by state, queued work, and how it is watched."""
     queued = queued_per_folder(store.conn)
     rows = []
@@ -23,5 +25,6 @@ def folder_rows(store: Store, watch: dict[str, str] | None = None) -> list[dict[
             "indexed": int(per[1] or 0), "failed": int(per[2] or 0),
             "skipped": int(per[3] or 0), "queued": queued.get(folder_id, 0),
             "watch": (watch or {}).get(path, "none"),
+            "paused": path in (paused or set()),
         })
     return rows

@@ -38,6 +38,10 @@ class FolderWalker:
         self.real_root = Path(os.path.realpath(root))
         self.config = config
         self._rules = pathspec.GitIgnoreSpec.from_lines([*config.exclude, *config.secrets])
+        # Parsed .gitignore files for is_included, by folder: (mtime_ns, size, inode), specs.
+        self._gitignore_cache: dict[
+            Path, tuple[tuple[int, int, int], list[tuple[Path, pathspec.GitIgnoreSpec]]]
+        ] = {}
 
     def walk(self) -> Iterator[FoundFile]:
         seen_dirs: set[tuple[int, int]] = set()
@@ -45,16 +49,52 @@ class FolderWalker:
         yield from self._walk_dir(self.root, [], seen_dirs, seen_files)
 
     def is_included(self, path: Path) -> bool:
-        """Whether a single path (for example one reported by the watcher) would be walked."""
+        """Whether walk() would yield this file (for example one reported by the watcher).
+
+        Checks the same rules walk() does on the way down, including every .gitignore from the
+        root to the file's folder and virtualenv folders, but not symlinks or the file itself.
+        """
+        absolute = Path(os.path.abspath(path))
         try:
-            rel = Path(os.path.abspath(path)).relative_to(self.root)
+            parts = absolute.relative_to(self.root).parts
         except ValueError:
             return False
-        parts = rel.parts
-        for i, name in enumerate(parts[:-1]):
-            if self._skip_dir_name(name) or self._rules.match_file("/".join(parts[: i + 1]) + "/"):
+        if not parts:
+            return False  # the pinned folder itself is not a file
+        ignores: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
+        directory = self.root
+        for name in parts[:-1]:
+            ignores = ignores + self._cached_gitignore(directory)
+            directory = directory / name
+            rel_dir = directory.relative_to(self.root).as_posix() + "/"
+            if self._skip_dir_name(name) or self._ignored(rel_dir, directory, ignores):
                 return False
-        return not self._skip_file_name(parts[-1]) and not self._rules.match_file(rel.as_posix())
+            if _is_venv(directory):
+                return False
+        ignores = ignores + self._cached_gitignore(directory)
+        rel = absolute.relative_to(self.root).as_posix()
+        return not self._skip_file_name(parts[-1]) and not self._ignored(rel, absolute, ignores)
+
+    def _cached_gitignore(self, directory: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
+        # The watcher asks about one path at a time, often thousands in a burst, so parsing each
+        # .gitignore again per call would dominate. The key includes the inode and size as well
+        # as the mtime because an editor's save-by-rename, or two writes within one coarse
+        # mtime tick, can leave the mtime alone. A plain dict is enough across threads: the
+        # worst a race can do is parse the same file twice.
+        if not self.config.honour_gitignore:
+            return []
+        try:
+            st = (directory / ".gitignore").stat()
+        except OSError:
+            self._gitignore_cache.pop(directory, None)
+            return []
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        cached = self._gitignore_cache.get(directory)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        specs = self._read_gitignore(directory)
+        self._gitignore_cache[directory] = (key, specs)
+        return specs
 
     def _skip_dir_name(self, name: str) -> bool:
         return name in ALWAYS_SKIPPED_DIRS or (self.config.skip_hidden and name.startswith("."))

@@ -218,6 +218,25 @@ class Store:
         with self.transaction() as conn:
             queue.finish(conn, finished)
 
+    def file_text(self, path: str) -> str | None:
+        """A file's extracted text rebuilt from its passages, at their own offsets.
+
+        Passages overlap and together cover the text except for whitespace between them,
+        which comes back as spaces; None when the file has no passages.
+        """
+        rows = self.conn.execute(
+            'SELECT c.start, c."end", c.text FROM chunks c JOIN files f ON f.id = c.file_id'
+            " WHERE f.path = ? ORDER BY c.start",
+            (path,),
+        ).fetchall()
+        if not rows:
+            return None
+        size = max(int(r[1]) for r in rows)
+        buffer = [" "] * size
+        for start, end, text in rows:
+            buffer[int(start) : int(end)] = list(str(text))[: int(end) - int(start)]
+        return "".join(buffer)
+
     def old_vectors(self, path: str) -> dict[str, bytes]:
         """Stored vectors of the passages a file had, by passage text, for reuse on re-index."""
         rows = self.conn.execute(

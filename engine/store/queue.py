@@ -49,10 +49,14 @@ def enqueue(
     return len(rows)
 
 
-def next_batch(conn: sqlite3.Connection, limit: int) -> list[QueuedPath]:
+def next_batch(
+    conn: sqlite3.Connection, limit: int, skip_folders: Sequence[int] = ()
+) -> list[QueuedPath]:
     """The next paths to work on: by priority, small before big, recently modified first."""
+    skip = ",".join(str(int(f)) for f in skip_folders)
+    where = f" WHERE folder_id NOT IN ({skip})" if skip else ""
     rows = conn.execute(
-        "SELECT path, folder_id, priority, size, mtime, queued_at FROM queue"
+        f"SELECT path, folder_id, priority, size, mtime, queued_at FROM queue{where}"
         f" ORDER BY priority, size > {SMALL_FILE_BYTES}, mtime DESC, size LIMIT ?",
         (limit,),
     )

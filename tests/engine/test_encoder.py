@@ -254,3 +254,18 @@ def test_token_states_give_offsets_into_the_original_text() -> None:
     assert rowwise_cosine(encoder.encode_queries([text]), encoder.encode_passages([text]))[0] < 1
     with pytest.raises(ValueError, match="kind"):
         encoder.token_states([text], kind="document")
+
+
+def test_padding_groups_cover_every_row_once_and_cut_padding() -> None:
+    from engine.embed.transformer import GROUP_OVERHEAD_TOKENS, padding_groups
+
+    lengths = [256, 40, 250, 38, 255, 41, 120]
+    groups = padding_groups(lengths)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+
+    def cost(gs: list[list[int]]) -> int:
+        return sum(GROUP_OVERHEAD_TOKENS + len(g) * max(lengths[i] for i in g) for g in gs)
+
+    assert cost(groups) < cost([list(range(len(lengths)))])  # beats one padded batch
+    assert padding_groups([100] * 5) == [[0, 1, 2, 3, 4]]  # equal lengths: one call
+    assert padding_groups([]) == []

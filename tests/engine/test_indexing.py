@@ -130,3 +130,18 @@ def test_filters_narrow_without_losing_matches(tmp_path: Path) -> None:
     engine.index([root], keyword_only=True)
     assert paths(SearchFilters(modified_before=2_000_000)) == {str(root / "a.txt")}
     assert paths(SearchFilters(modified_after=2_000_000)) == {str(root / "sub" / "b.md")}
+
+
+@pytest.mark.parametrize("suffix", [".pdf", ".docx", ".md"])
+def test_text_rebuilt_from_passages_matches_extraction(
+    indexed: tuple[Engine, Path, dict[str, str]], suffix: str
+) -> None:
+    engine, root, _ = indexed
+    path = root / f"sample{suffix}"
+    rebuilt = engine.store.file_text(str(path))
+    assert rebuilt is not None
+    text = extract_file(path, 50 * 2**20).text
+    # Same length and same characters wherever a passage reaches; gaps are blank.
+    assert len(rebuilt) == len(text.rstrip()) or len(rebuilt) == len(text)
+    assert all(a == b or (a == " " and b.isspace()) for a, b in zip(rebuilt, text, strict=False))
+    assert engine.store.file_text(str(root / "nothing-here.txt")) is None

@@ -71,3 +71,54 @@ def test_is_included_agrees_with_walk(tmp_path: Path) -> None:
     assert not walker.is_included(tmp_path / "node_modules" / "b.txt")
     assert not walker.is_included(tmp_path / "keys" / "x.pem")
     assert not walker.is_included(tmp_path.parent / "elsewhere.txt")
+
+
+def _all_files(root: Path) -> set[Path]:
+    return {Path(d) / name for d, _, names in os.walk(root) for name in names}
+
+
+def _nested_gitignore_tree(root: Path) -> None:
+    _touch(root, ".gitignore", "*.log\n/top-only.txt\ncache/\nbuild-out/\n")
+    _touch(root, "sub/.gitignore", "private/\n!keep.log\n!cache/\n")
+    _touch(root, "sub/deeper/.gitignore", "*.txt\n!wanted.txt\n")
+    _touch(root, "sub/private/.gitignore", "!inside.txt\n")  # cannot re-include: its folder is out
+    _touch(root, "venvlike/pyvenv.cfg", "home = /usr")
+    for rel in [
+        "a.txt", "a.log", "top-only.txt", "cache/c.txt", "build-out/o.txt",
+        "sub/top-only.txt", "sub/keep.log", "sub/other.log", "sub/b.txt", "sub/private/p.txt",
+        "sub/private/inside.txt", "sub/cache/c.txt", "sub/deeper/x.txt", "sub/deeper/wanted.txt",
+        "sub/deeper/keep.log", "sub/deeper/build-out/o.txt", "venvlike/lib/site.py",
+        "node_modules/m.js", "keys/server.pem", ".hidden/h.txt", "notes/.dotfile",
+    ]:
+        _touch(root, rel)
+
+
+def test_is_included_matches_walk_with_nested_gitignores(tmp_path: Path) -> None:
+    _nested_gitignore_tree(tmp_path)
+    candidates = _all_files(tmp_path)
+    for config in [WalkConfig(), WalkConfig(honour_gitignore=False), WalkConfig(skip_hidden=False)]:
+        walker = FolderWalker(tmp_path, config)
+        walked = {f.path for f in walker.walk()}
+        assert {p for p in candidates if walker.is_included(p)} == walked
+    # The tree does exercise the nested rules, not just the defaults.
+    walked = _walked(tmp_path)
+    assert {"sub/keep.log", "sub/cache/c.txt", "sub/deeper/wanted.txt"} <= walked
+    assert walked.isdisjoint({"a.log", "cache/c.txt", "sub/deeper/x.txt", "sub/private/inside.txt"})
+
+
+def test_is_included_picks_up_an_edited_gitignore(tmp_path: Path) -> None:
+    _touch(tmp_path, "sub/a.txt")
+    _touch(tmp_path, "sub/b.md")
+    walker = FolderWalker(tmp_path, WalkConfig())
+    assert walker.is_included(tmp_path / "sub" / "a.txt")
+
+    _touch(tmp_path, "sub/.gitignore", "*.txt\n")  # a new .gitignore
+    assert not walker.is_included(tmp_path / "sub" / "a.txt")
+    assert walker.is_included(tmp_path / "sub" / "b.md")
+
+    _touch(tmp_path, "sub/.gitignore", "*.md\n!a.txt\n")  # an edited one
+    assert walker.is_included(tmp_path / "sub" / "a.txt")
+    assert not walker.is_included(tmp_path / "sub" / "b.md")
+
+    (tmp_path / "sub" / ".gitignore").unlink()
+    assert walker.is_included(tmp_path / "sub" / "b.md")
