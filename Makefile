@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint bench screenshots setup clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/index_throughput.py
+
+screenshots: $(STAMP)
+	$(BIN)/python -m desktop.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info

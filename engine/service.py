@@ -383,7 +383,10 @@ class EngineService:
             pass
         try:
             if not self.keyword_only:
-                self._load_model()
+                # The model loads beside the worker, so pins and scans are taken at once;
+                # the queue itself waits for the model.
+                self.activity = "loading model"
+                threading.Thread(target=self._load_model, name="dowse-model", daemon=True).start()
             self._work()
         except Exception:
             log.exception("the indexing worker stopped on an unexpected error")
@@ -393,18 +396,34 @@ class EngineService:
         from engine.embed.transformer import load_encoder
         from engine.semantic import SemanticIndex
 
-        self.activity = "loading model"
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+        except (AttributeError, OSError):
+            pass
         name = resolve_model_dir(self.config.embed.model_path).name
         self.publish(protocol.ModelLoading(model=name))
-        encoder = load_encoder(self.config.embed, self.data_dir / "cache")
-        self.semantic = SemanticIndex(self.store, encoder, self.data_dir, self.config.index)
-        self.semantic.embed_missing()
+        try:
+            encoder = load_encoder(self.config.embed, self.data_dir / "cache")
+            # Its own connection: the worker writes through self.store meanwhile.
+            store = Store.open_in(self.data_dir)
+            with self._stores_lock:
+                self._stores.append(store)
+            semantic = SemanticIndex(store, encoder, self.data_dir, self.config.index)
+            semantic.embed_missing()
+        except Exception as exc:
+            log.exception("the model could not be loaded")
+            self.model["note"] = f"model failed to load: {exc}"
+            self.activity = "failed"
+            return
         device = str(getattr(encoder, "device", "cpu"))
         precision = str(getattr(encoder, "precision", "fp32"))
         self.model = {
             "model": encoder.name, "device": device, "precision": precision,
             "note": encoder.describe(),
         }
+        with self._cond:
+            self.semantic = semantic
+            self._cond.notify_all()
         self.publish(protocol.ModelReady(model=encoder.name, device=device, precision=precision))
 
     def _indexer(self) -> Indexer:
@@ -416,6 +435,7 @@ class EngineService:
 
     def _work(self) -> None:
         indexer = self._indexer()
+        waiting_for_model = not self.keyword_only
         self._scans.update(self._roots)  # reconcile every pinned folder at start-up
         last_scan = time.monotonic()
         last_checkpoint = time.monotonic()
@@ -438,6 +458,14 @@ class EngineService:
             if self._scans:
                 self._scan(next(iter(self._scans)))
                 continue
+            if waiting_for_model:
+                if self.semantic is None:
+                    if self.activity != "failed":
+                        self.activity = "loading model"
+                    self._wait(0.5)
+                    continue
+                waiting_for_model = False
+                indexer = self._indexer()  # now with the semantic side
             batch = work_queue.next_batch(
                 self.store.conn, BATCH_FILES, skip_folders=tuple(self._paused_folders)
             )

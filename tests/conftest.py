@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# GUI tests must not read or write the user's real QSettings (window geometry, search mode).
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="dowse-test-config-")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -33,3 +38,15 @@ def passage_tokenizer():  # type: ignore[no-untyped-def]
     from engine.embed.model_dir import resolve_model_dir
 
     return PassageTokenizer.from_model_dir(resolve_model_dir(""))
+
+
+@pytest.fixture(autouse=True)
+def _forget_gui_settings() -> Iterator[None]:
+    """A test that changes the search mode or window size must not hand it to the next."""
+    yield
+    if "PySide6.QtCore" in sys.modules:
+        from PySide6.QtCore import QSettings
+
+        settings = QSettings("Dowse", "Dowse")
+        settings.clear()
+        settings.sync()

@@ -53,3 +53,46 @@ def test_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import torch\nfrom PySide6.QtCore import QObject\n")
     assert {"torch", "PySide6"} <= _imported_roots(bad)
+
+
+# The desktop speaks to the engine only through the protocol: these engine modules are
+# standard library only (plus platformdirs), and nothing else of the engine may be imported.
+DESKTOP_MAY_USE = {"engine", "engine.protocol", "engine.runtime"}
+
+
+def _engine_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "engine")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.split(".")[0] == "engine":
+                found.add(node.module)
+    return found
+
+
+def test_desktop_uses_only_the_protocol_side_of_the_engine() -> None:
+    offenders = {}
+    for path in sorted((REPO_ROOT / "desktop").rglob("*.py")):
+        bad = _engine_modules(path) - DESKTOP_MAY_USE
+        if bad:
+            offenders[path.relative_to(REPO_ROOT).as_posix()] = sorted(bad)
+    assert offenders == {}
+
+
+def test_the_gui_process_loads_no_engine_machinery() -> None:
+    """What the GUI process really loads, transitive imports included."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, desktop.app; "
+        "heavy = {'torch', 'transformers', 'hnswlib', 'sqlite3', 'sqlite_utils', 'numpy'}; "
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=120, check=True,
+    )
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,569 @@
+"""The desktop's one door to the engine: a Qt client for its local socket that heals itself.
+
+It finds (or starts) the engine for a data dir, says hello with the token, subscribes to
+events, polls status, and turns every message into a typed Qt signal. Nothing here blocks
+the event loop and nothing the engine sends can raise into it: a bad line is logged and
+skipped. When the connection drops it says so, then reconnects with backoff.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import functools
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtNetwork import QLocalSocket
+
+from engine import protocol
+from engine.runtime import ENGINE_LOG, INFO_FILE, TOKEN_FILE, engine_running
+
+log = logging.getLogger(__name__)
+
+CLIENT_NAME = "dowse-desktop"
+SPAWN_POLL_MS = 100  # how often to look for an engine that is starting
+SPAWN_TIMEOUT_S = 60.0  # how long an engine we started may take to listen
+HANDSHAKE_TIMEOUT_MS = 10_000  # a connected engine must welcome us within this long
+BACKOFF_MS = (200, 500, 1000, 2000, 5000)  # between reconnection attempts; the last repeats
+REAP_INTERVAL_MS = 1000  # how often to collect the exit status of engines we started
+MAX_PENDING_BYTES = 16 * protocol.MAX_MESSAGE_BYTES  # an unfinished line longer is skipped
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def _guarded(slot: F) -> F:
+    """A slot that logs a bug instead of raising it into the Qt event loop."""
+
+    @functools.wraps(slot)
+    def wrapper(*args: Any) -> None:
+        try:
+            slot(*args)
+        except Exception:
+            log.exception("engine link: %s failed", slot.__name__)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class _State(Enum):
+    IDLE = "idle"  # not started, closed, or stopped after shutdown_engine()
+    WAITING = "waiting"  # the retry timer runs: an engine is starting, or after a failure
+    CONNECTING = "connecting"
+    GREETING = "greeting"  # hello sent, no welcome yet
+    CONNECTED = "connected"
+
+
+class EngineLink(QObject):
+    # dict and list payloads are declared `object`: PySide6 6.12's Signal(dict)/Signal(list)
+    # conversion drops a reference to every None inside (see _emit). Slots get the same dict.
+    connected = Signal(object)  # dict {"engine_version", "pid"}, after welcome
+    engine_failed = Signal(str)  # could not start or reach the engine, or the link dropped
+    engine_stopped = Signal()  # the link closed after shutdown_engine(); it will not heal
+    results_received = Signal(int, object)  # (request id, the search_results.response dict)
+    status_received = Signal(object)  # dict, as `dowse status --json` prints it
+    errors_received = Signal(object)  # list of {"path", "state", "reason"}
+    text_received = Signal(int, str, str)  # (request id, path, text results' offsets index)
+    request_completed = Signal(int, str)  # (request id, done.detail): pin, pause, reindex...
+    request_failed = Signal(int, str, str)  # (request id, code, message)
+    model_loading = Signal(str)
+    model_ready = Signal(str, str, str)  # model, device, precision
+    index_progressed = Signal(object)  # dict: the progress event's fields
+    file_indexed = Signal(str, int, int)  # path, passages, embedded
+    file_failed = Signal(str, str)  # path, reason
+    folder_changed = Signal(object)  # dict {"path", "state", "watch"}
+
+    def __init__(self, data_dir: Path, parent: QObject | None = None, spawn: bool = True,
+                 engine_command: list[str] | None = None, status_interval_ms: int = 1000) -> None:
+        super().__init__(parent)
+        self._data_dir = Path(data_dir)
+        self._spawn = spawn
+        self._command = engine_command or [
+            sys.executable, "-m", "engine.cli", "serve", "--data-dir", str(self._data_dir),
+        ]
+        self._state = _State.IDLE
+        self._closed = False
+        self._stopping = False  # shutdown_engine() was called: never restart or reconnect
+        self._socket: QLocalSocket | None = None
+        self._token = ""
+        self._buffer = bytearray()
+        self._skipping = False  # inside an overlong line, until its newline
+        self._next_id = 1
+        self._hello_id = 0
+        self._queue: list[protocol.Message] = []  # the caller's requests, waiting for welcome
+        self._in_flight: set[int] = set()  # the caller's requests sent and not yet answered
+        self._internal: set[int] = set()  # the link's own subscribe and status polls
+        self._status_poll_id: int | None = None
+        self._latest_search_id: int | None = None
+        self._backoff_step = 0
+        self._starting_pid: int | None = None  # an engine we started that does not listen yet
+        self._start_deadline = 0.0
+        self._children: set[int] = set()  # engines we started, to reap when they exit
+        self._last_failure: str | None = None  # already reported during this outage
+
+        self._retry_timer = QTimer(self, singleShot=True)
+        self._retry_timer.timeout.connect(self._on_retry_timer_timeout)
+        self._handshake_timer = QTimer(self, singleShot=True, interval=HANDSHAKE_TIMEOUT_MS)
+        self._handshake_timer.timeout.connect(self._on_handshake_timer_timeout)
+        self._status_interval_ms = status_interval_ms  # 0: no polling
+        self._status_timer = QTimer(self, interval=max(status_interval_ms, 1))
+        self._status_timer.timeout.connect(self._on_status_timer_timeout)
+        self._reap_timer = QTimer(self, interval=REAP_INTERVAL_MS)
+        self._reap_timer.timeout.connect(self._on_reap_timer_timeout)
+
+    # -- the caller's side ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin finding (or starting) the engine; returns at once, signals follow."""
+        if not self._closed and self._state is _State.IDLE:
+            self._stopping = False
+            self._wait(0)
+
+    def close(self) -> None:
+        """Hang up for good and emit nothing more; an engine keeps running."""
+        self._closed = True
+        self._state = _State.IDLE
+        for timer in (self._retry_timer, self._status_timer, self._reap_timer):
+            timer.stop()
+        self._on_reap_timer_timeout()  # collect an engine we started if it has exited
+        self._drop_socket()
+        self._queue.clear()
+        self._in_flight.clear()
+
+    def is_connected(self) -> bool:
+        return self._state is _State.CONNECTED
+
+    @property
+    def latest_search_id(self) -> int | None:
+        """The id search() returned last: answers to older searches are stale."""
+        return self._latest_search_id
+
+    def search(self, query: str, mode: str = "hybrid", k: int = 20, explain: bool = True,
+               folders: tuple[str, ...] = (), types: tuple[str, ...] = (),
+               modified_after: float | None = None, modified_before: float | None = None) -> int:
+        self._latest_search_id = self._request(protocol.Search(
+            query=query, mode=mode, k=k, explain=explain, folders=tuple(folders),
+            types=tuple(types), modified_after=modified_after, modified_before=modified_before,
+        ))
+        return self._latest_search_id
+
+    def pin(self, path: str) -> int:
+        return self._request(protocol.Pin(path=path))
+
+    def unpin(self, path: str) -> int:
+        return self._request(protocol.Unpin(path=path))
+
+    def pause(self, path: str | None = None) -> int:
+        return self._request(protocol.Pause(path=path))
+
+    def resume(self, path: str | None = None) -> int:
+        return self._request(protocol.Resume(path=path))
+
+    def reindex(self, path: str) -> int:
+        return self._request(protocol.Reindex(path=path))
+
+    def request_status(self) -> int:
+        return self._request(protocol.Status())
+
+    def request_errors(self, limit: int = 500) -> int:
+        return self._request(protocol.ListErrors(limit=limit))
+
+    def request_text(self, path: str) -> int:
+        """A file's indexed text, for a preview (text_received)."""
+        return self._request(protocol.GetText(path=path))
+
+    def shutdown_engine(self) -> int:
+        """Ask the engine to exit; the link then stops (engine_stopped) instead of healing."""
+        self._stopping = True
+        return self._request(protocol.Shutdown())
+
+    def _request(self, message: protocol.Message) -> int:
+        request_id = self._take_id()
+        message = dataclasses.replace(message, id=request_id)
+        if self._state is _State.CONNECTED:
+            self._send(message)
+            self._in_flight.add(request_id)
+        else:
+            if isinstance(message, protocol.Search):  # only the newest search is worth sending
+                self._queue = [m for m in self._queue if not isinstance(m, protocol.Search)]
+            self._queue.append(message)
+        return request_id
+
+    def _take_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _send(self, message: protocol.Message) -> None:
+        if self._socket is not None:
+            self._socket.write(protocol.encode(message))
+
+    def _send_internal(self, message: protocol.Message) -> int:
+        request_id = self._take_id()
+        self._internal.add(request_id)
+        self._send(dataclasses.replace(message, id=request_id))
+        return request_id
+
+    # -- finding or starting the engine -----------------------------------------------------
+
+    def _wait(self, ms: int) -> None:
+        self._state = _State.WAITING
+        self._retry_timer.start(ms)
+
+    @_guarded
+    def _on_retry_timer_timeout(self) -> None:
+        if self._closed or self._state is not _State.WAITING:
+            return
+        if engine_running(self._data_dir):
+            target = _read_target(self._data_dir)
+            if target is None:  # it holds the lock but has not written where it listens
+                self._wait(SPAWN_POLL_MS)
+            else:
+                self._connect(*target)
+        elif self._stopping:
+            self._finish_stopping()
+        elif self._starting_pid is not None:
+            if not _process_alive(self._starting_pid):
+                self._fail("the engine exited at start: " + _log_tail(self._data_dir))
+            elif time.monotonic() > self._start_deadline:
+                self._fail(f"the engine did not start within {SPAWN_TIMEOUT_S:g} s")
+            else:
+                self._wait(SPAWN_POLL_MS)
+        elif self._spawn:
+            try:
+                pid = _spawn_engine(self._command, self._data_dir)
+            except OSError as exc:
+                self._fail(f"cannot start the engine ({self._command[0]}): {exc}")
+                return
+            log.info("engine link: started the engine (pid %d) for %s", pid, self._data_dir)
+            self._starting_pid = pid
+            self._start_deadline = time.monotonic() + SPAWN_TIMEOUT_S
+            self._children.add(pid)
+            self._reap_timer.start()
+            self._wait(SPAWN_POLL_MS)
+        else:
+            self._fail(f"no engine is running for {self._data_dir}")
+
+    @_guarded
+    def _on_reap_timer_timeout(self) -> None:
+        self._children = {pid for pid in self._children if _process_alive(pid)}
+        if not self._children:
+            self._reap_timer.stop()
+
+    def _fail(self, reason: str) -> None:
+        """An attempt failed: report it (once per outage and reason), then try again later."""
+        self._starting_pid = None
+        self._drop_socket()
+        self._report(reason)
+        if not self._closed:
+            self._wait(self._backoff())
+
+    def _backoff(self) -> int:
+        ms = BACKOFF_MS[min(self._backoff_step, len(BACKOFF_MS) - 1)]
+        self._backoff_step += 1
+        return ms
+
+    def _report(self, reason: str) -> None:
+        if reason != self._last_failure:
+            self._last_failure = reason
+            log.warning("engine link: %s", reason)
+            _emit(self.engine_failed, reason)
+
+    def _finish_stopping(self) -> None:
+        self._state = _State.IDLE
+        self._queue.clear()
+        _emit(self.engine_stopped)
+
+    # -- the connection ---------------------------------------------------------------------
+
+    def _connect(self, path: str, token: str) -> None:
+        self._drop_socket()
+        self._token = token
+        sock = QLocalSocket(self)
+        sock.connected.connect(self._on_socket_connected)
+        sock.readyRead.connect(self._on_socket_ready_read)
+        sock.disconnected.connect(self._on_socket_disconnected)
+        sock.errorOccurred.connect(self._on_socket_error_occurred)
+        self._socket = sock
+        self._state = _State.CONNECTING
+        sock.connectToServer(path)  # a path starting with "/" is used as is
+
+    def _drop_socket(self) -> None:
+        self._handshake_timer.stop()
+        self._status_timer.stop()
+        self._buffer.clear()
+        self._skipping = False
+        self._internal.clear()
+        self._status_poll_id = None
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.blockSignals(True)  # no late disconnected or readyRead from a socket we left
+            sock.abort()
+            sock.deleteLater()
+
+    @_guarded
+    def _on_socket_connected(self) -> None:
+        if self._state is _State.CONNECTING:
+            self._state = _State.GREETING
+            self._hello_id = self._take_id()
+            self._send(protocol.Hello(id=self._hello_id, token=self._token, client=CLIENT_NAME))
+            self._handshake_timer.start()
+
+    @_guarded
+    def _on_socket_error_occurred(self, error: QLocalSocket.LocalSocketError) -> None:
+        if self._socket is None or error == QLocalSocket.LocalSocketError.PeerClosedError:
+            return  # for a hang-up, `disconnected` follows
+        text = self._socket.errorString()
+        if self._state is not _State.CONNECTING:
+            self._lose(f"the connection to the engine failed: {text}")
+        elif self._starting_pid is not None:  # the engine we started is not listening yet
+            self._drop_socket()
+            self._wait(SPAWN_POLL_MS)
+        else:
+            self._fail(f"cannot reach the engine: {text}")
+
+    @_guarded
+    def _on_socket_disconnected(self) -> None:
+        self._on_socket_ready_read()  # what came just before the hang-up, such as why
+        self._lose("the engine closed the connection")
+
+    @_guarded
+    def _on_handshake_timer_timeout(self) -> None:
+        if self._state is _State.GREETING:
+            self._lose(f"the engine did not answer hello within {HANDSHAKE_TIMEOUT_MS // 1000} s")
+
+    @_guarded
+    def _on_status_timer_timeout(self) -> None:
+        if self._state is _State.CONNECTED and self._status_poll_id is None:
+            self._status_poll_id = self._send_internal(protocol.Status())
+
+    def _lose(self, reason: str) -> None:
+        """The connection is gone: fail what was in flight, then heal (or stop, if asked)."""
+        if self._socket is None:
+            return
+        self._drop_socket()
+        lost, self._in_flight = sorted(self._in_flight), set()
+        if self._stopping:
+            self._finish_stopping()
+        else:
+            self._state = _State.WAITING
+            self._report(reason)
+        for request_id in lost:
+            if not self._closed:
+                _emit(self.request_failed, request_id, "disconnected", reason)
+        if not self._closed and not self._stopping:
+            self._wait(self._backoff())
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @_guarded
+    def _on_socket_ready_read(self) -> None:
+        sock = self._socket
+        if sock is None:
+            return
+        self._buffer += bytes(sock.readAll().data())
+        while self._socket is sock:
+            newline = self._buffer.find(b"\n")
+            if newline < 0:
+                if len(self._buffer) > MAX_PENDING_BYTES:
+                    log.warning("engine link: skipping an overlong line from the engine")
+                    self._buffer.clear()
+                    self._skipping = True
+                return
+            line = bytes(self._buffer[:newline])
+            del self._buffer[: newline + 1]
+            if self._skipping:
+                self._skipping = False
+            elif line.strip():
+                self._take_line(line)
+
+    def _take_line(self, line: bytes) -> None:
+        try:
+            message = protocol.decode(line)
+        except protocol.ProtocolError as exc:
+            log.warning("engine link: skipped a bad line from the engine (%s): %.200r",
+                        exc.message, line)
+            request_id = exc.request_id if exc.request_id is not None else _salvage_id(line)
+            if request_id == self._status_poll_id:
+                self._status_poll_id = None
+            if request_id in self._in_flight:  # fail it, or the caller would wait for ever
+                self._in_flight.discard(request_id)
+                problem = f"the engine sent a bad reply: {exc.message}"
+                _emit(self.request_failed, request_id, exc.code, problem)
+            return
+        try:
+            self._dispatch(message)
+        except Exception:  # a bug, here or in a slot connected to us: the link goes on
+            log.exception("engine link: handling %s failed", message.TYPE)
+
+    def _dispatch(self, message: protocol.Message) -> None:
+        if self._state is _State.GREETING:
+            if isinstance(message, protocol.Welcome) and message.id == self._hello_id:
+                self._take_welcome(message)
+            elif isinstance(message, protocol.Error):
+                self._lose(f"the engine refused the connection ({message.code}): "
+                           f"{message.message}")
+        elif self._state is not _State.CONNECTED:
+            return
+        elif message.id is None:
+            self._take_event(message)
+        elif message.id in self._internal:
+            self._internal.discard(message.id)
+            if message.id == self._status_poll_id:
+                self._status_poll_id = None
+            if isinstance(message, protocol.StatusReport):
+                _emit(self.status_received, message.status)
+            elif isinstance(message, protocol.Error):
+                log.warning("engine link: %s: %s", message.code, message.message)
+        elif message.id in self._in_flight:
+            self._in_flight.discard(message.id)
+            self._take_reply(message.id, message)
+
+    def _take_welcome(self, welcome: protocol.Welcome) -> None:
+        self._handshake_timer.stop()
+        self._state = _State.CONNECTED
+        self._backoff_step = 0
+        self._starting_pid = None
+        self._last_failure = None
+        self._send_internal(protocol.Subscribe())
+        queued, self._queue = self._queue, []
+        for message in queued:
+            self._send(message)
+            self._in_flight.add(message.id or 0)
+        if self._status_interval_ms > 0:
+            self._status_poll_id = self._send_internal(protocol.Status())
+            self._status_timer.start()
+        log.info("engine link: connected to engine %s, pid %d", welcome.engine_version,
+                 welcome.pid)
+        _emit(self.connected, {"engine_version": welcome.engine_version, "pid": welcome.pid})
+
+    def _take_reply(self, request_id: int, message: protocol.Message) -> None:
+        if isinstance(message, protocol.SearchResults):
+            _emit(self.results_received, request_id, message.response)
+        elif isinstance(message, protocol.StatusReport):
+            _emit(self.status_received, message.status)
+        elif isinstance(message, protocol.ErrorList):
+            _emit(self.errors_received, [dict(error) for error in message.errors])
+        elif isinstance(message, protocol.FileText):
+            _emit(self.text_received, request_id, message.path, message.text)
+        elif isinstance(message, protocol.Done):
+            _emit(self.request_completed, request_id, message.detail)
+        elif isinstance(message, protocol.Error):
+            _emit(self.request_failed, request_id, message.code, message.message)
+        else:
+            problem = f"unexpected {message.TYPE} reply from the engine"
+            _emit(self.request_failed, request_id, "bad_message", problem)
+
+    def _take_event(self, message: protocol.Message) -> None:
+        if isinstance(message, protocol.Progress):
+            fields = dataclasses.asdict(message)
+            del fields["id"]
+            _emit(self.index_progressed, fields)
+        elif isinstance(message, protocol.FileIndexed):
+            _emit(self.file_indexed, message.path, message.passages, message.embedded)
+        elif isinstance(message, protocol.FileFailed):
+            _emit(self.file_failed, message.path, message.reason)
+        elif isinstance(message, protocol.FolderState):
+            row = {"path": message.path, "state": message.state, "watch": message.watch}
+            _emit(self.folder_changed, row)
+        elif isinstance(message, protocol.ModelLoading):
+            _emit(self.model_loading, message.model)
+        elif isinstance(message, protocol.ModelReady):
+            _emit(self.model_ready, message.model, message.device, message.precision)
+        elif isinstance(message, protocol.Error):
+            log.warning("engine link: the engine reports %s: %s", message.code, message.message)
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _read_target(data_dir: Path) -> tuple[str, str] | None:
+    """The live engine's socket path and token; None while they are not written yet."""
+    try:
+        info = json.loads((data_dir / INFO_FILE).read_text(encoding="utf-8"))
+        token = (data_dir / TOKEN_FILE).read_text(encoding="utf-8").strip()
+        path, pid = info["socket"], info["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(path, str) or type(pid) is not int or not _process_alive(pid):
+        return None  # left by an engine that died; the one holding the lock writes anew
+    return path, token
+
+
+def _spawn_engine(command: list[str], data_dir: Path) -> int:
+    """Start the engine in its own session with output to engine.log; its pid."""
+    # Not QProcess.startDetached(): PySide6 6.12 returns only a bool from it, no pid, so an
+    # engine that exits at start could not be told apart. Not subprocess.Popen: its object
+    # warns (ResourceWarning) when dropped while the engine, meant to outlive it, still runs.
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return os.posix_spawnp(command[0], command, dict(os.environ), setsid=True, file_actions=[
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, str(data_dir / ENGINE_LOG),
+         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ])
+
+
+def _log_tail(data_dir: Path, lines: int = 5) -> str:
+    try:
+        text = (data_dir / ENGINE_LOG).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no engine.log)"
+    return " | ".join(text.strip().splitlines()[-lines:]) or "(engine.log is empty)"
+
+
+def _process_alive(pid: int) -> bool:
+    try:  # our own child (an engine we started): collect its exit status if it has exited
+        return os.waitpid(pid, os.WNOHANG)[0] == 0
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie whose parent has not reaped it yet is dead too
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _salvage_id(line: bytes) -> int | None:
+    """The id of a reply decode() refused (one too long, say), so its request can fail."""
+    try:
+        raw = json.loads(line)
+    except ValueError:
+        return None
+    request_id = raw.get("id") if isinstance(raw, dict) else None
+    return request_id if type(request_id) is int else None
+
+
+def _emit(signal: Any, *args: Any) -> None:
+    """Emit, making up for PySide6 6.12.0's SignalInstance.emit(), which returns True without
+    a new reference: every call drops one reference to True, until CPython 3.11 aborts with
+    "bool_dealloc: deallocating True or False" after a few thousand emits."""
+    if signal.emit(*args) is True and _emit_steals_true():
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(True))
+
+
+@functools.cache
+def _emit_steals_true() -> bool:
+    class Probe(QObject):
+        probed = Signal()
+
+    probe = Probe()
+    before = sys.getrefcount(True)
+    for _ in range(8):
+        probe.probed.emit()
+    stolen = before - sys.getrefcount(True)
+    for _ in range(max(stolen, 0)):  # give back what the probe itself took
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(True))
+    return stolen >= 8
