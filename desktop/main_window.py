@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self._errors_dialog: ErrorsDialog | None = None
         self._last_response: dict[str, Any] | None = None
         self._text_requests: dict[int, tuple[str, int, int, list[Any], list[Any]]] = {}
+        self._clicked_row = -1
         self._search_id = -1  # the answer on its way for what is in the search box
         self._explain_id = -1  # the same query again, with explanations
         self._build()
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
 
         self.results.selectionModel().currentChanged.connect(self._on_results_current_changed)
         self.results.doubleClicked.connect(lambda _index: self._open_current())
+        self.results.clicked.connect(self._on_results_clicked)
         self.query_words.word_hovered.connect(self._on_query_words_word_hovered)
         self.query_words.word_left.connect(self._on_query_words_word_left)
         self.preview.open_requested.connect(self._open_path)
@@ -225,6 +227,13 @@ class MainWindow(QMainWindow):
             if key in (Qt.Key.Key_Down, Qt.Key.Key_Up, Qt.Key.Key_PageDown, Qt.Key.Key_PageUp):
                 self._move_selection(key)
                 return True
+            at_end = self.search_box.cursorPosition() == len(self.search_box.text())
+            if key in (Qt.Key.Key_Right, Qt.Key.Key_Left) and at_end:
+                # At the end of the query the arrows fold a file's other passages out and back.
+                row = self.results.currentIndex().row()
+                if self.model.set_expanded(row, key == Qt.Key.Key_Right):
+                    self.results.doItemsLayout()
+                    return True
         return super().eventFilter(watched, event)
 
     def _move_selection(self, key: int) -> None:
@@ -349,6 +358,13 @@ class MainWindow(QMainWindow):
             return
         _, start, end, spans, keywords = wanted
         self.preview.show_passage(path, text, start, end, spans, keywords)  # passage-relative
+
+    def _on_results_clicked(self, index: QModelIndex) -> None:
+        """A click on an already selected row folds its other passages out or back."""
+        if index.isValid() and index.data(ResultRole.More) and self._clicked_row == index.row():
+            self.model.set_expanded(index.row(), not index.data(ResultRole.Expanded))
+            self.results.doItemsLayout()
+        self._clicked_row = index.row()
 
     def _on_query_words_word_hovered(self, start: int, end: int) -> None:
         self.delegate.set_focus_query_span((start, end))

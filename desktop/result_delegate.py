@@ -287,9 +287,16 @@ class ResultDelegate(QStyledItemDelegate):
         lines = []
         if reason := index.data(ResultRole.Reason):
             lines.append(reason)
-        more = len(index.data(ResultRole.More) or [])
-        if more:
-            lines.append(f"+ {more} more passage{'s' if more > 1 else ''} in this file")
+        more = index.data(ResultRole.More) or []
+        if more and index.data(ResultRole.Expanded):
+            for passage in more:
+                page = passage.get("page")
+                where = f"p. {page}  " if page is not None else ""
+                lines.append(f"↳ {where}{' '.join(str(passage.get('text', '')).split())}")
+            lines.append("− fold these away (←)")
+        elif more:
+            count = len(more)
+            lines.append(f"+ {count} more passage{'s' if count > 1 else ''} in this file (→)")
         return lines
 
     def _fonts_for(self, base: QFont) -> _Fonts:

@@ -44,6 +44,7 @@ class ResultRole(IntEnum):
     More = Path + 15
     Heading = Path + 16
     Explained = Path + 17
+    Expanded = Path + 18  # the file's other passages are folded out under the first
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class ResultsModel(QAbstractListModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[ResultRow] = []
+        self._expanded: set[int] = set()
         self._best_score = 0.0
         self._query = ""
         self._mode = ""
@@ -108,6 +110,7 @@ class ResultsModel(QAbstractListModel):
         query = response.get("query")
         raw = response.get("results")
         self.beginResetModel()
+        self._expanded.clear()
         self._query = query if isinstance(query, str) else ""
         self._mode = str(response.get("mode") or "")
         self._confident = bool(response.get("confident"))
@@ -140,7 +143,19 @@ class ResultsModel(QAbstractListModel):
             merged += 1
         return merged
 
+    def set_expanded(self, row: int, expanded: bool) -> bool:
+        """Fold a row's other passages out (or back); False if it has none or nothing changed."""
+        if not 0 <= row < len(self._rows) or not self._rows[row].more:
+            return False
+        if (row in self._expanded) == expanded:
+            return False
+        (self._expanded.add if expanded else self._expanded.discard)(row)
+        index = self.index(row, 0)
+        self.dataChanged.emit(index, index, [ResultRole.Expanded])
+        return True
+
     def clear(self) -> None:
+        self._expanded.clear()
         self.beginResetModel()
         self._rows = []
         self._best_score = 0.0
@@ -203,6 +218,8 @@ class ResultsModel(QAbstractListModel):
                 return p.reason
             case ResultRole.More:
                 return list(row.more)
+            case ResultRole.Expanded:
+                return index.row() in self._expanded
             case ResultRole.Heading:
                 return p.heading
             case ResultRole.Explained:

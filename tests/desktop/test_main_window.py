@@ -182,3 +182,21 @@ def test_shortcuts_focus_the_search_box(window: MainWindow, qtbot: Any) -> None:
     window.results.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
     assert window.search_box.hasFocus() or window.focusWidget() is window.search_box
+
+
+def test_other_passages_of_a_file_fold_out_and_back(window: MainWindow, qtbot: Any) -> None:
+    response = copy.deepcopy(ANSWER)
+    response["query"] = "bird flights"
+    response["results"][0]["more"] = [copy.deepcopy(response["results"][1]) | {"more": None}]
+    window.search_box.setText("bird flights")
+    qtbot.waitUntil(lambda: window.model.rowCount() > 0, timeout=WAIT_MS)
+    window.model.set_response(response)
+    window.results.setCurrentIndex(window.model.index(0, 0))
+    rect_before = window.results.visualRect(window.model.index(0, 0))
+    qtbot.keyClick(window.search_box, Qt.Key.Key_Right)
+    assert window.model.index(0, 0).data(ResultRole.Expanded)
+    qtbot.waitUntil(
+        lambda: window.results.visualRect(window.model.index(0, 0)).height()
+        > rect_before.height(), timeout=WAIT_MS)
+    qtbot.keyClick(window.search_box, Qt.Key.Key_Left)
+    assert not window.model.index(0, 0).data(ResultRole.Expanded)

@@ -11,6 +11,7 @@ import pytest
 from desktop.engine_link import EngineLink
 from desktop.main_window import MainWindow
 from desktop.results_model import ResultRole
+from engine.client import EngineClient
 from engine.runtime import engine_running
 from tests.helpers.documents import write_docx, write_md, write_txt
 
@@ -33,8 +34,21 @@ def test_pin_type_a_question_and_see_the_answer_highlighted(
     window = MainWindow(link, data)
     qtbot.addWidget(window)
     window.show()
-    with qtbot.waitSignal(link.connected, timeout=60_000):
-        link.start()
+    window.mode_box.setCurrentIndex(window.mode_box.findData("hybrid"))
+    try:
+        with qtbot.waitSignal(link.connected, timeout=60_000):
+            link.start()
+        _pin_and_ask(qtbot, window, folder)
+        with qtbot.waitSignal(link.engine_stopped, timeout=60_000):
+            link.shutdown_engine()
+        qtbot.waitUntil(lambda: not engine_running(data), timeout=60_000)
+    finally:
+        link.close()
+        if engine_running(data):  # a failed test must not leave its engine behind
+            EngineClient.connect(data).shutdown()
+
+
+def _pin_and_ask(qtbot: Any, window: MainWindow, folder: Path) -> None:
     window.folders.pin_requested.emit(str(folder))
 
     def indexed() -> bool:
@@ -58,8 +72,3 @@ def test_pin_type_a_question_and_see_the_answer_highlighted(
     assert lit & {"terns", "migrate", "pole", "arctic"}, lit
     assert window.delegate.highlight_ranges(window.model.index(0, 0))
     assert window.query_words.isVisibleTo(window)
-
-    with qtbot.waitSignal(link.engine_stopped, timeout=60_000):
-        link.shutdown_engine()
-    qtbot.waitUntil(lambda: not engine_running(data), timeout=60_000)
-    link.close()
