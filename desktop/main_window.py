@@ -39,7 +39,10 @@ from desktop.results_model import ResultRole, ResultsModel
 from desktop.settings_dialog import SettingsDialog
 from desktop.theme import apply_theme
 
-SEARCH_DEBOUNCE_MS = 60  # typing pauses shorter than this do not send a search
+SEARCH_DEBOUNCE_MS = 40  # typing pauses shorter than this do not send a search
+# Explanations (a forward pass over the top passages, ~200 ms on a 2-core CPU) are asked for
+# once typing pauses this long, so they never hold up the next keystroke's search.
+EXPLAIN_AFTER_MS = 250
 MODES = (("Hybrid", "hybrid"), ("By meaning", "semantic"), ("Exact words", "keyword"))
 TYPES = (("Any type", ()), ("PDF", ("pdf",)), ("Documents", ("docx", "odt", "pptx", "epub")),
          ("Text & Markdown", ("txt", "md", "rst")), ("Web pages", ("html", "htm")),
@@ -63,6 +66,8 @@ class MainWindow(QMainWindow):
         self._text_requests: dict[int, tuple[str, int, int, list[Any], list[Any]]] = {}
         self._clicked_row = -1
         self._search_id = -1  # the answer on its way for what is in the search box
+        self._in_flight: int | None = None  # the one search request not yet answered
+        self._pending = False  # the text changed while a search was in flight
         self._explain_id = -1  # the same query again, with explanations
         self._build()
         self._connect()
@@ -152,6 +157,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(settings_button)
 
         self._debounce = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS)
+        self._explain_timer = QTimer(self, singleShot=True, interval=EXPLAIN_AFTER_MS)
         self.resize(1280, 800)
 
     def _connect(self) -> None:
@@ -173,6 +179,7 @@ class MainWindow(QMainWindow):
         for box in (self.mode_box, self.type_box, self.date_box, self.folder_box):
             box.currentIndexChanged.connect(self._search_now)
         self._debounce.timeout.connect(self._search_now)
+        self._explain_timer.timeout.connect(self._request_explanations)
 
         self.results.selectionModel().currentChanged.connect(self._on_results_current_changed)
         self.results.doubleClicked.connect(lambda _index: self._open_current())
@@ -266,10 +273,31 @@ class MainWindow(QMainWindow):
             self.preview.clear()
             self._show_center()
             return
-        # Results first, without explanations, so they paint at once; the explanations
-        # (a forward pass over the top passages) follow as a second request.
-        self._search_id = self.link.search(query, explain=False, **self._search_options())
+        self._explain_timer.stop()
         self._explain_id = -1
+        if self._in_flight is not None:
+            # One search at a time: the engine answers a connection's requests in order, so
+            # a burst of keystrokes would queue searches for text already gone. The newest
+            # text goes out when the answer in flight arrives.
+            self._pending = True
+            return
+        # Results first, without explanations, so they paint at once; the explanations
+        # (a forward pass over the top passages) follow once typing pauses.
+        self._pending = False
+        self._search_id = self.link.search(query, explain=False, **self._search_options())
+        self._in_flight = self._search_id
+
+    def _request_explanations(self) -> None:
+        query = self.model.query
+        if query and query == self.search_box.text().strip() and self._in_flight is None:
+            self._explain_id = self.link.search(query, explain=True, **self._search_options())
+
+    def _settle_search(self, request_id: int) -> None:
+        """The search in flight is answered (or failed): send the newest text if it changed."""
+        if request_id == self._in_flight:
+            self._in_flight = None
+            if self._pending:
+                self._search_now()
 
     def _search_options(self) -> dict[str, Any]:
         days = self.date_box.currentData()
@@ -283,6 +311,7 @@ class MainWindow(QMainWindow):
         }
 
     def _on_link_results_received(self, request_id: int, response: dict[str, Any]) -> None:
+        self._settle_search(request_id)
         if request_id == self._explain_id:
             self.model.merge_explanations(response)
             self._show_query_words(response)
@@ -294,9 +323,7 @@ class MainWindow(QMainWindow):
         self._last_response = response
         self.model.set_response(response)
         if response.get("results") and response.get("mode") != "keyword":
-            self._explain_id = self.link.search(
-                response["query"], explain=True, **self._search_options()
-            )
+            self._explain_timer.start()
         self._show_query_words(response)
         if response.get("results") and not response.get("confident", True):
             self.notice.setText("No confident match — these are the closest passages.")
@@ -321,6 +348,7 @@ class MainWindow(QMainWindow):
         self.query_words.set_query(response.get("query", ""), spans)
 
     def _on_link_request_failed(self, request_id: int, code: str, message: str) -> None:
+        self._settle_search(request_id)
         if request_id == self._search_id:
             self.notice.setText(f"Search failed: {message}")
             self.notice.show()
@@ -427,6 +455,7 @@ class MainWindow(QMainWindow):
 
     def _on_link_connected(self, _info: dict[str, Any]) -> None:
         self.banner.hide()
+        self._in_flight, self._pending = None, False  # answers from before are not coming
         self.link.request_status()
         if self.search_box.text().strip():
             self._search_now()  # the user keeps their query across an engine restart
