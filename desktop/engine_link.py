@@ -8,12 +8,10 @@ skipped. When the connection drops it says so, then reconnects with backoff.
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import functools
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -24,8 +22,10 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalSocket
 
+from desktop.engine_process import log_tail, process_alive, read_target, spawn_engine
+from desktop.signals import emit_signal
 from engine import protocol
-from engine.runtime import ENGINE_LOG, INFO_FILE, TOKEN_FILE, engine_running
+from engine.runtime import engine_running
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ class EngineLink(QObject):
         if self._closed or self._state is not _State.WAITING:
             return
         if engine_running(self._data_dir):
-            target = _read_target(self._data_dir)
+            target = read_target(self._data_dir)
             if target is None:  # it holds the lock but has not written where it listens
                 self._wait(SPAWN_POLL_MS)
             else:
@@ -229,15 +229,15 @@ class EngineLink(QObject):
         elif self._stopping:
             self._finish_stopping()
         elif self._starting_pid is not None:
-            if not _process_alive(self._starting_pid):
-                self._fail("the engine exited at start: " + _log_tail(self._data_dir))
+            if not process_alive(self._starting_pid):
+                self._fail("the engine exited at start: " + log_tail(self._data_dir))
             elif time.monotonic() > self._start_deadline:
                 self._fail(f"the engine did not start within {SPAWN_TIMEOUT_S:g} s")
             else:
                 self._wait(SPAWN_POLL_MS)
         elif self._spawn:
             try:
-                pid = _spawn_engine(self._command, self._data_dir)
+                pid = spawn_engine(self._command, self._data_dir)
             except OSError as exc:
                 self._fail(f"cannot start the engine ({self._command[0]}): {exc}")
                 return
@@ -252,7 +252,7 @@ class EngineLink(QObject):
 
     @_guarded
     def _on_reap_timer_timeout(self) -> None:
-        self._children = {pid for pid in self._children if _process_alive(pid)}
+        self._children = {pid for pid in self._children if process_alive(pid)}
         if not self._children:
             self._reap_timer.stop()
 
@@ -273,12 +273,12 @@ class EngineLink(QObject):
         if reason != self._last_failure:
             self._last_failure = reason
             log.warning("engine link: %s", reason)
-            _emit(self.engine_failed, reason)
+            emit_signal(self.engine_failed, reason)
 
     def _finish_stopping(self) -> None:
         self._state = _State.IDLE
         self._queue.clear()
-        _emit(self.engine_stopped)
+        emit_signal(self.engine_stopped)
 
     # -- the connection ---------------------------------------------------------------------
 
@@ -356,7 +356,7 @@ class EngineLink(QObject):
             self._report(reason)
         for request_id in lost:
             if not self._closed:
-                _emit(self.request_failed, request_id, "disconnected", reason)
+                emit_signal(self.request_failed, request_id, "disconnected", reason)
         if not self._closed and not self._stopping:
             self._wait(self._backoff())
 
@@ -395,7 +395,7 @@ class EngineLink(QObject):
             if request_id in self._in_flight:  # fail it, or the caller would wait for ever
                 self._in_flight.discard(request_id)
                 problem = f"the engine sent a bad reply: {exc.message}"
-                _emit(self.request_failed, request_id, exc.code, problem)
+                emit_signal(self.request_failed, request_id, exc.code, problem)
             return
         try:
             self._dispatch(message)
@@ -418,7 +418,7 @@ class EngineLink(QObject):
             if message.id == self._status_poll_id:
                 self._status_poll_id = None
             if isinstance(message, protocol.StatusReport):
-                _emit(self.status_received, message.status)
+                emit_signal(self.status_received, message.status)
             elif isinstance(message, protocol.Error):
                 log.warning("engine link: %s: %s", message.code, message.message)
         elif message.id in self._in_flight:
@@ -441,99 +441,46 @@ class EngineLink(QObject):
             self._status_timer.start()
         log.info("engine link: connected to engine %s, pid %d", welcome.engine_version,
                  welcome.pid)
-        _emit(self.connected, {"engine_version": welcome.engine_version, "pid": welcome.pid})
+        emit_signal(self.connected, {"engine_version": welcome.engine_version, "pid": welcome.pid})
 
     def _take_reply(self, request_id: int, message: protocol.Message) -> None:
         if isinstance(message, protocol.SearchResults):
-            _emit(self.results_received, request_id, message.response)
+            emit_signal(self.results_received, request_id, message.response)
         elif isinstance(message, protocol.StatusReport):
-            _emit(self.status_received, message.status)
+            emit_signal(self.status_received, message.status)
         elif isinstance(message, protocol.ErrorList):
-            _emit(self.errors_received, [dict(error) for error in message.errors])
+            emit_signal(self.errors_received, [dict(error) for error in message.errors])
         elif isinstance(message, protocol.FileText):
-            _emit(self.text_received, request_id, message.path, message.text)
+            emit_signal(self.text_received, request_id, message.path, message.text)
         elif isinstance(message, protocol.Done):
-            _emit(self.request_completed, request_id, message.detail)
+            emit_signal(self.request_completed, request_id, message.detail)
         elif isinstance(message, protocol.Error):
-            _emit(self.request_failed, request_id, message.code, message.message)
+            emit_signal(self.request_failed, request_id, message.code, message.message)
         else:
             problem = f"unexpected {message.TYPE} reply from the engine"
-            _emit(self.request_failed, request_id, "bad_message", problem)
+            emit_signal(self.request_failed, request_id, "bad_message", problem)
 
     def _take_event(self, message: protocol.Message) -> None:
         if isinstance(message, protocol.Progress):
             fields = dataclasses.asdict(message)
             del fields["id"]
-            _emit(self.index_progressed, fields)
+            emit_signal(self.index_progressed, fields)
         elif isinstance(message, protocol.FileIndexed):
-            _emit(self.file_indexed, message.path, message.passages, message.embedded)
+            emit_signal(self.file_indexed, message.path, message.passages, message.embedded)
         elif isinstance(message, protocol.FileFailed):
-            _emit(self.file_failed, message.path, message.reason)
+            emit_signal(self.file_failed, message.path, message.reason)
         elif isinstance(message, protocol.FolderState):
             row = {"path": message.path, "state": message.state, "watch": message.watch}
-            _emit(self.folder_changed, row)
+            emit_signal(self.folder_changed, row)
         elif isinstance(message, protocol.ModelLoading):
-            _emit(self.model_loading, message.model)
+            emit_signal(self.model_loading, message.model)
         elif isinstance(message, protocol.ModelReady):
-            _emit(self.model_ready, message.model, message.device, message.precision)
+            emit_signal(self.model_ready, message.model, message.device, message.precision)
         elif isinstance(message, protocol.Error):
             log.warning("engine link: the engine reports %s: %s", message.code, message.message)
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-def _read_target(data_dir: Path) -> tuple[str, str] | None:
-    """The live engine's socket path and token; None while they are not written yet."""
-    try:
-        info = json.loads((data_dir / INFO_FILE).read_text(encoding="utf-8"))
-        token = (data_dir / TOKEN_FILE).read_text(encoding="utf-8").strip()
-        path, pid = info["socket"], info["pid"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if not isinstance(path, str) or type(pid) is not int or not _process_alive(pid):
-        return None  # left by an engine that died; the one holding the lock writes anew
-    return path, token
-
-
-def _spawn_engine(command: list[str], data_dir: Path) -> int:
-    """Start the engine in its own session with output to engine.log; its pid."""
-    # Not QProcess.startDetached(): PySide6 6.12 returns only a bool from it, no pid, so an
-    # engine that exits at start could not be told apart. Not subprocess.Popen: its object
-    # warns (ResourceWarning) when dropped while the engine, meant to outlive it, still runs.
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return os.posix_spawnp(command[0], command, dict(os.environ), setsid=True, file_actions=[
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, str(data_dir / ENGINE_LOG),
-         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
-        (os.POSIX_SPAWN_DUP2, 1, 2),
-    ])
-
-
-def _log_tail(data_dir: Path, lines: int = 5) -> str:
-    try:
-        text = (data_dir / ENGINE_LOG).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no engine.log)"
-    return " | ".join(text.strip().splitlines()[-lines:]) or "(engine.log is empty)"
-
-
-def _process_alive(pid: int) -> bool:
-    try:  # our own child (an engine we started): collect its exit status if it has exited
-        return os.waitpid(pid, os.WNOHANG)[0] == 0
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie whose parent has not reaped it yet is dead too
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _salvage_id(line: bytes) -> int | None:
@@ -544,26 +491,3 @@ def _salvage_id(line: bytes) -> int | None:
         return None
     request_id = raw.get("id") if isinstance(raw, dict) else None
     return request_id if type(request_id) is int else None
-
-
-def _emit(signal: Any, *args: Any) -> None:
-    """Emit, making up for PySide6 6.12.0's SignalInstance.emit(), which returns True without
-    a new reference: every call drops one reference to True, until CPython 3.11 aborts with
-    "bool_dealloc: deallocating True or False" after a few thousand emits."""
-    if signal.emit(*args) is True and _emit_steals_true():
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(True))
-
-
-@functools.cache
-def _emit_steals_true() -> bool:
-    class Probe(QObject):
-        probed = Signal()
-
-    probe = Probe()
-    before = sys.getrefcount(True)
-    for _ in range(8):
-        probe.probed.emit()
-    stolen = before - sys.getrefcount(True)
-    for _ in range(max(stolen, 0)):  # give back what the probe itself took
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(True))
-    return stolen >= 8

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import os
 import sys
@@ -14,13 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine import __version__
-from engine.cli_render import (
-    ProgressBar,
-    print_response,
-    print_status,
-    print_summary,
-    response_json,
-)
+from engine.cli_render import ProgressBar, print_summary, write_response, write_status
 from engine.config import ConfigError, resolve_data_dir
 from engine.embed.model_dir import ModelNotFoundError
 from engine.runtime import engine_running
@@ -149,11 +142,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "search":
             return _search(engine, args)
         if args.command == "status":
-            status = engine.status()
-            if args.json:
-                print(json.dumps(status))
-            else:
-                print_status(status, sys.stdout)
+            write_status(engine.status(), args.json, sys.stdout)
             return 0
     finally:
         engine.close()
@@ -202,10 +191,7 @@ def folder_arguments(paths: Sequence[str]) -> list[Path] | None:
 def _search(engine: Engine, args: argparse.Namespace) -> int:
     filters = search_filters(args)
     response = engine.search(args.query, args.mode, args.k, filters, explain=args.explain)
-    if args.json:
-        print(response_json(response))
-    else:
-        print_response(response, sys.stdout)
+    write_response(response, args.json, sys.stdout)
     return 0
 
 

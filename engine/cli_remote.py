@@ -7,13 +7,12 @@ through it: `index` pins the folders with the engine and follows its progress.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from engine.cli_render import format_duration, print_response, print_status, response_json
+from engine.cli_render import format_duration, write_response, write_status
 from engine.client import EngineClient, EngineError, EngineUnavailableError
 
 POLL_SECONDS = 0.25
@@ -25,11 +24,7 @@ def run_remote(args: argparse.Namespace, data_dir: Path) -> int:
             if args.command == "search":
                 return _search(engine, args)
             if args.command == "status":
-                status = engine.status()
-                if args.json:
-                    print(json.dumps(status))
-                else:
-                    print_status(status, sys.stdout)
+                write_status(engine.status(), args.json, sys.stdout)
                 return 0
             return _index(engine, args)
     except EngineError as exc:
@@ -49,10 +44,7 @@ def _search(engine: EngineClient, args: argparse.Namespace) -> int:
         types=filters.suffixes, modified_after=filters.modified_after,
         modified_before=filters.modified_before,
     )
-    if args.json:
-        print(response_json(response))
-    else:
-        print_response(response, sys.stdout)
+    write_response(response, args.json, sys.stdout)
     return 0
 
 

@@ -172,6 +172,22 @@ def _print_explanation(hit: dict[str, Any], query: str, out: TextIO) -> None:
         out.write(f"    {query[q0:q1]!r} ↔ {text[p0 - start : p1 - start]!r} ({w:+.3f})\n")
 
 
+def write_status(status: dict[str, Any], as_json: bool, out: TextIO) -> None:
+    """`dowse status`: one JSON object, or lines for people."""
+    if as_json:
+        out.write(json.dumps(status) + "\n")
+    else:
+        print_status(status, out)
+
+
+def write_response(response: SearchResponse | dict[str, Any], as_json: bool, out: TextIO) -> None:
+    """`dowse search`: one JSON object, or a ranked list for people."""
+    if as_json:
+        out.write(response_json(response) + "\n")
+    else:
+        print_response(response, out)
+
+
 def print_status(status: dict[str, Any], out: TextIO) -> None:
     engine = status["engine"]
     if engine.get("state") == "running":

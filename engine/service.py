@@ -1,8 +1,9 @@
 """The engine at work in `dowse serve`: watches pinned folders and works through the queue.
 
-One worker thread, at low OS priority, owns every write: scans, the queue, model loading
-and the vector checkpoint. Requests that change the index (pin, unpin, re-index) are handed
-to it as commands, so no two threads ever write the same rows. Searches run on the callers'
+One worker thread, at low OS priority, owns the index's writes: scans, the queue and the
+vector checkpoint; the model loads beside it on its own connection. Requests that change the
+index (pin, unpin, re-index) are handed to it as commands, so no two threads write the same
+rows. Searches run on the callers'
 threads with their own SQLite connections, and the worker steps aside while one runs.
 """
 
@@ -13,9 +14,8 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +27,9 @@ from engine.config import Config
 from engine.embed.model_dir import resolve_model_dir
 from engine.extract.isolated import IsolatedExtractor
 from engine.indexer import FileOutcome, Indexer
+from engine.query_gate import GatedVectors, QueryGate
 from engine.search import MODES, Searcher, SearchFilters, SearchResponse, UnknownModeError
-from engine.status import folder_rows
+from engine.status import RunStats, folder_rows
 from engine.store import Store
 from engine.store import queue as work_queue
 from engine.walk import FolderWalker
@@ -40,82 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_FILES = 32  # queue entries claimed at once; small, so commands never wait long
-EMBED_SLICE = 32  # passages embedded between two looks at whether a search is waiting
-MAX_YIELD_SECONDS = 2.0  # the worker never waits longer than this for searches to finish
 WORKER_NICE = 10
-
-
-class QueryGate:
-    """Lets the indexer step aside while searches run, without ever starving it."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._active = 0
-
-    @contextmanager
-    def query(self) -> Iterator[None]:
-        with self._cond:
-            self._active += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._active -= 1
-                self._cond.notify_all()
-
-    def wait_quiet(self) -> None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._active == 0, timeout=MAX_YIELD_SECONDS)
-
-
-class _GatedVectors:
-    """The semantic index as the indexer sees it, yielding to searches between slices."""
-
-    def __init__(self, semantic: SemanticIndex, gate: QueryGate) -> None:
-        self.semantic = semantic
-        self.gate = gate
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        parts = []
-        for start in range(0, len(texts), EMBED_SLICE):
-            self.gate.wait_quiet()
-            parts.append(self.semantic.embed_passages(texts[start : start + EMBED_SLICE]))
-        return np.concatenate(parts) if parts else np.empty((0, self.semantic.dim), np.float32)
-
-    def vector_column(self, vectors: np.ndarray) -> list[dict[str, Any]]:
-        return self.semantic.vector_column(vectors)
-
-    def blob_vectors(self, blobs: Sequence[bytes]) -> np.ndarray:
-        return self.semantic.blob_vectors(blobs)
-
-    def apply(self, removed: Sequence[int], added: Sequence[int], vectors: np.ndarray) -> None:
-        self.gate.wait_quiet()
-        self.semantic.apply(removed, added, vectors)
-
-    def checkpoint(self) -> None:
-        self.semantic.checkpoint()
-
-
-class RunStats:
-    """Counts for the current stretch of work, for progress, rate and ETA."""
-
-    def __init__(self) -> None:
-        self.started = 0.0
-        self.done = self.failed = self.bytes = 0
-        self.current = ""
-
-    def begin_if_idle(self) -> None:
-        if not self.started:
-            self.started = time.monotonic()
-            self.done = self.failed = self.bytes = 0
-
-    def end(self) -> None:
-        self.started = 0.0
-        self.current = ""
-
-    def rate(self) -> float:
-        elapsed = time.monotonic() - self.started if self.started else 0.0
-        return self.done / elapsed if elapsed > 0 else 0.0
 
 
 class EngineService:
@@ -427,7 +353,7 @@ class EngineService:
         self.publish(protocol.ModelReady(model=encoder.name, device=device, precision=precision))
 
     def _indexer(self) -> Indexer:
-        vectors = _GatedVectors(self.semantic, self.gate) if self.semantic is not None else None
+        vectors = GatedVectors(self.semantic, self.gate) if self.semantic is not None else None
         return Indexer(
             self.store, self.config, self._tokenizer, vectors,
             extract=self._extractor.extract, on_file=self._on_file,

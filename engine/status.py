@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from engine.store import Store
@@ -28,3 +29,25 @@ def folder_rows(
             "paused": path in (paused or set()),
         })
     return rows
+
+
+class RunStats:
+    """Counts for the current stretch of work, for progress, rate and ETA."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.done = self.failed = self.bytes = 0
+        self.current = ""
+
+    def begin_if_idle(self) -> None:
+        if not self.started:
+            self.started = time.monotonic()
+            self.done = self.failed = self.bytes = 0
+
+    def end(self) -> None:
+        self.started = 0.0
+        self.current = ""
+
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started if self.started else 0.0
+        return self.done / elapsed if elapsed > 0 else 0.0
