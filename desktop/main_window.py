@@ -6,7 +6,6 @@ It only wires widgets to the engine link: every answer comes from the engine thr
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, QTim
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -28,7 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.engine_link import EngineLink
+from desktop.engine_status import EngineStatusLine
 from desktop.errors_dialog import ErrorsDialog
+from desktop.filter_bar import FilterBar
 from desktop.folders_panel import FoldersPanel
 from desktop.icons import app_icon, icon
 from desktop.onboarding import OnboardingPanel
@@ -43,11 +43,6 @@ SEARCH_DEBOUNCE_MS = 40  # typing pauses shorter than this do not send a search
 # Explanations (a forward pass over the top passages, ~200 ms on a 2-core CPU) are asked for
 # once typing pauses this long, so they never hold up the next keystroke's search.
 EXPLAIN_AFTER_MS = 250
-MODES = (("Hybrid", "hybrid"), ("By meaning", "semantic"), ("Exact words", "keyword"))
-TYPES = (("Any type", ()), ("PDF", ("pdf",)), ("Documents", ("docx", "odt", "pptx", "epub")),
-         ("Text & Markdown", ("txt", "md", "rst")), ("Web pages", ("html", "htm")),
-         ("Email", ("eml",)))
-DATES = (("Any time", None), ("Past week", 7), ("Past month", 31), ("Past year", 366))
 
 
 class MainWindow(QMainWindow):
@@ -62,7 +57,6 @@ class MainWindow(QMainWindow):
         self._settings = QSettings("Dowse", "Dowse")
         self._folders: list[dict[str, Any]] = []
         self._errors_dialog: ErrorsDialog | None = None
-        self._last_response: dict[str, Any] | None = None
         self._text_requests: dict[int, tuple[str, int, int, list[Any], list[Any]]] = {}
         self._clicked_row = -1
         self._search_id = -1  # the answer on its way for what is in the search box
@@ -80,21 +74,12 @@ class MainWindow(QMainWindow):
         self.search_box.setObjectName("searchField")
         self.search_box.setClearButtonEnabled(True)
         self.search_box.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
-        self.mode_box = QComboBox()
-        for label, mode in MODES:
-            self.mode_box.addItem(label, mode)
-        self.type_box = QComboBox()
-        for label, types in TYPES:
-            self.type_box.addItem(label, types)
-        self.date_box = QComboBox()
-        for label, days in DATES:
-            self.date_box.addItem(label, days)
-        self.folder_box = QComboBox()
-        self.folder_box.addItem("All folders", "")
+        self.filters = FilterBar(self)
+        self.mode_box, self.type_box, self.date_box, self.folder_box = self.filters.boxes()
 
         top = QHBoxLayout()
         top.addWidget(self.search_box, 1)
-        for box in (self.mode_box, self.type_box, self.date_box, self.folder_box):
+        for box in self.filters.boxes():
             top.addWidget(box)
 
         self.banner = QLabel()
@@ -144,12 +129,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(body)
 
-        self.engine_label = QLabel("Starting the engine…")
-        self.device_label = QLabel()
-        self.size_label = QLabel()
-        self.statusBar().addWidget(self.engine_label, 1)
-        self.statusBar().addPermanentWidget(self.size_label)
-        self.statusBar().addPermanentWidget(self.device_label)
+        self.engine_status = EngineStatusLine(self.statusBar())
+        self.engine_label = self.engine_status.activity
+        self.device_label = self.engine_status.device
         settings_button = QPushButton(icon("settings"), "")
         settings_button.setFlat(True)
         settings_button.setToolTip("Settings")
@@ -176,8 +158,7 @@ class MainWindow(QMainWindow):
         self.search_box.textChanged.connect(lambda _text: self._debounce.start())
         self.search_box.returnPressed.connect(self._open_current)
         self.search_box.installEventFilter(self)
-        for box in (self.mode_box, self.type_box, self.date_box, self.folder_box):
-            box.currentIndexChanged.connect(self._search_now)
+        self.filters.changed.connect(self._search_now)
         self._debounce.timeout.connect(self._search_now)
         self._explain_timer.timeout.connect(self._request_explanations)
 
@@ -284,13 +265,13 @@ class MainWindow(QMainWindow):
         # Results first, without explanations, so they paint at once; the explanations
         # (a forward pass over the top passages) follow once typing pauses.
         self._pending = False
-        self._search_id = self.link.search(query, explain=False, **self._search_options())
+        self._search_id = self.link.search(query, explain=False, **self.filters.options())
         self._in_flight = self._search_id
 
     def _request_explanations(self) -> None:
         query = self.model.query
         if query and query == self.search_box.text().strip() and self._in_flight is None:
-            self._explain_id = self.link.search(query, explain=True, **self._search_options())
+            self._explain_id = self.link.search(query, explain=True, **self.filters.options())
 
     def _settle_search(self, request_id: int) -> None:
         """The search in flight is answered (or failed): send the newest text if it changed."""
@@ -298,17 +279,6 @@ class MainWindow(QMainWindow):
             self._in_flight = None
             if self._pending:
                 self._search_now()
-
-    def _search_options(self) -> dict[str, Any]:
-        days = self.date_box.currentData()
-        folder = self.folder_box.currentData()
-        return {
-            "mode": self.mode_box.currentData(),
-            "k": 20,
-            "folders": (folder,) if folder else (),
-            "types": tuple(self.type_box.currentData() or ()),
-            "modified_after": time.time() - days * 86400 if days else None,
-        }
 
     def _on_link_results_received(self, request_id: int, response: dict[str, Any]) -> None:
         self._settle_search(request_id)
@@ -320,7 +290,6 @@ class MainWindow(QMainWindow):
             return  # an older answer overtaken by a newer query
         if response.get("query", "").strip() != self.search_box.text().strip():
             return
-        self._last_response = response
         self.model.set_response(response)
         if response.get("results") and response.get("mode") != "keyword":
             self._explain_timer.start()
@@ -466,71 +435,19 @@ class MainWindow(QMainWindow):
         self.engine_label.setText("Engine restarting…")
 
     def _on_link_model_loading(self, model: str) -> None:
-        self.engine_label.setText(f"Loading the model {model}… (exact-word search works now)")
+        self.engine_status.show_model_loading(model)
 
     def _on_link_model_ready(self, model: str, device: str, precision: str) -> None:
-        self.device_label.setText(f"{device.upper()} {precision}")
-        self.device_label.setToolTip(model)
+        self.engine_status.show_device(device, precision, model)
 
     def _on_link_index_progressed(self, progress: dict[str, Any]) -> None:
-        self._show_progress(progress.get("queued", 0), progress.get("rate", 0.0),
-                            progress.get("eta_seconds"), progress.get("done", 0))
+        self.engine_status.show_progress(progress.get("queued", 0), progress.get("rate", 0.0),
+                                         progress.get("eta_seconds"))
 
     def _on_link_status_received(self, status: dict[str, Any]) -> None:
         self._folders = list(status.get("folder_list", []))
         self.folders.set_folders(self._folders)
-        self._update_folder_filter()
-        if status.get("device"):
-            self.device_label.setText(f"{status['device'].upper()} {status['precision']}")
-            self.device_label.setToolTip(status.get("note") or status.get("model", ""))
-        self.size_label.setText(f"{status.get('passages', 0):,} passages")
-        activity = status.get("engine", {}).get("activity", "")
-        if activity == "loading model":
-            self.engine_label.setText("Loading the model… (exact-word search works now)")
-        elif status.get("queue"):
-            self._show_progress(status["queue"], status.get("rate", 0.0),
-                                status.get("eta_seconds"), None)
-        elif activity == "paused":
-            self.engine_label.setText("Indexing paused")
-        elif activity in ("idle", "indexing", "scanning"):
-            self.engine_label.setText(
-                "Up to date" if activity == "idle" else "Looking for changes…"
-            )
+        self.filters.set_folders([row["path"] for row in self._folders])
+        self.engine_status.show_status(status)
         if self.center.currentWidget() in (self.onboarding, self.empty) or not self._folders:
             self._show_center()
-
-    def _show_progress(self, queued: int, rate: float, eta: float | None,
-                       done: int | None) -> None:
-        if not queued:
-            self.engine_label.setText("Up to date")
-            return
-        parts = [f"Indexing: {queued:,} files to go"]
-        if rate:
-            parts.append(f"{rate:.1f} files/s")
-        if eta:
-            parts.append(f"about {_duration(eta)} left")
-        self.engine_label.setText(" · ".join(parts))
-
-    def _update_folder_filter(self) -> None:
-        wanted = [row["path"] for row in self._folders]
-        present = [self.folder_box.itemData(i) for i in range(1, self.folder_box.count())]
-        if wanted == present:
-            return
-        current = self.folder_box.currentData()
-        self.folder_box.blockSignals(True)
-        self.folder_box.clear()
-        self.folder_box.addItem("All folders", "")
-        for path in wanted:
-            self.folder_box.addItem(Path(path).name or path, path)
-        index = self.folder_box.findData(current)
-        self.folder_box.setCurrentIndex(max(0, index))
-        self.folder_box.blockSignals(False)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"

@@ -50,12 +50,10 @@ class EngineService:
         data_dir: Path,
         config: Config,
         publish: Callable[[protocol.Message], None],
-        keyword_only: bool = False,
     ) -> None:
         self.data_dir = data_dir
         self.config = config
         self.publish = publish
-        self.keyword_only = keyword_only
         self.store = Store.open_in(data_dir)  # the worker's; other threads use _thread_store
         self._local = threading.local()
         self._stores: list[Store] = []
@@ -308,11 +306,10 @@ class EngineService:
         except (AttributeError, OSError):  # not Linux: the thread keeps normal priority
             pass
         try:
-            if not self.keyword_only:
-                # The model loads beside the worker, so pins and scans are taken at once;
-                # the queue itself waits for the model.
-                self.activity = "loading model"
-                threading.Thread(target=self._load_model, name="dowse-model", daemon=True).start()
+            # The model loads beside the worker, so pins and scans are taken at once; the
+            # queue itself waits for the model.
+            self.activity = "loading model"
+            threading.Thread(target=self._load_model, name="dowse-model", daemon=True).start()
             self._work()
         except Exception:
             log.exception("the indexing worker stopped on an unexpected error")
@@ -361,7 +358,7 @@ class EngineService:
 
     def _work(self) -> None:
         indexer = self._indexer()
-        waiting_for_model = not self.keyword_only
+        waiting_for_model = True
         self._scans.update(self._roots)  # reconcile every pinned folder at start-up
         last_scan = time.monotonic()
         last_checkpoint = time.monotonic()
