@@ -111,11 +111,17 @@ def _joins(text: str, at: int) -> bool:
     return 0 < at < len(text) and text[at - 1].isalnum() and text[at].isalnum()
 
 
-def _sum_by(owner: npt.NDArray[np.int64], values: npt.NDArray[np.float64], n: int) -> Any:
-    out = np.zeros(n, dtype=np.float64)
-    mask = owner >= 0
-    np.add.at(out, owner[mask], values[mask])
-    return out
+def _fold(owner: npt.NDArray[np.int64], n_words: int, values: Any) -> Any:
+    """Sum `values` (one row per token) over each word's pieces; special tokens fall out.
+
+    A word's pieces are consecutive tokens, so this is one reduceat over the text tokens.
+    """
+    tokens = np.flatnonzero(owner >= 0)
+    if n_words == 0:
+        return np.zeros((0, *np.shape(values)[1:]), dtype=np.float64)
+    owners = owner[tokens]
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    return np.add.reduceat(values[tokens], starts, axis=0)
 
 
 def exact_mean_pooled(
@@ -135,21 +141,20 @@ def exact_mean_pooled(
     score = float(q_hat @ p_hat)
     c = h @ q_hat / (len(h) * np_norm)  # passage tokens
     d = g @ p_hat / (len(g) * nq_norm)  # query tokens
-    pair_tokens = (g @ h.T) / (len(g) * len(h) * nq_norm * np_norm)
 
     p_words, p_owner = fold_words(passage_text, passage_states.offsets, passage_states.special_mask)
     q_words, q_owner = fold_words(query, query_states.offsets, query_states.special_mask)
-    c_words = _sum_by(p_owner, c, len(p_words))
-    d_words = _sum_by(q_owner, d, len(q_words))
+    c_words, d_words = _fold(p_owner, len(p_words), c), _fold(q_owner, len(q_words), d)
 
-    # Fold the token × token matrix into word × word, keeping special-token mass apart.
-    text_q, text_p = q_owner >= 0, p_owner >= 0
-    inner = pair_tokens[np.ix_(text_q, text_p)]
-    pairs_special = float(pair_tokens.sum() - inner.sum())
-    words_matrix = np.zeros((len(q_words), len(p_words)), dtype=np.float64)
-    np.add.at(words_matrix, (q_owner[text_q][:, None], p_owner[text_p][None, :]), inner)
+    # The word × word pair matrix, folded before the product (it is linear in the states):
+    # P_ji = g_j · h_i / (n_q n ‖m_q‖ ‖m‖). The mass on special tokens is what the words lack.
+    scale = len(g) * len(h) * nq_norm * np_norm
+    words_matrix = _fold(q_owner, len(q_words), g) @ _fold(p_owner, len(p_words), h).T / scale
+    pairs_total = float(g.sum(axis=0) @ h.sum(axis=0)) / scale
+    pairs_special = float(pairs_total - np.sum(words_matrix))
     flat = words_matrix.ravel()
-    order = np.argsort(-np.abs(flat))[:max_pairs] if flat.size else np.empty(0, dtype=np.int64)
+    top = min(max_pairs, flat.size)
+    order = np.argpartition(-np.abs(flat), top - 1)[:top] if top else np.empty(0, np.int64)
     pairs: list[Pair] = []
     for idx in order:
         qi, pi = divmod(int(idx), len(p_words))
@@ -165,8 +170,8 @@ def exact_mean_pooled(
                        for (s, e), w in zip(p_words, c_words, strict=True)],
         query_spans=[(s, e, float(w)) for (s, e), w in zip(q_words, d_words, strict=True)],
         pairs=pairs,
-        special_share=float(c[~text_p].sum()),
-        query_special_share=float(d[~text_q].sum()),
+        special_share=float(c[p_owner < 0].sum()),
+        query_special_share=float(d[q_owner < 0].sum()),
         pairs_special=pairs_special,
         pairs_rest=float(flat.sum()) - listed,
     )

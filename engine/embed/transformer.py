@@ -25,7 +25,7 @@ from engine.embed.calibration import (
 )
 from engine.embed.device import Placement, choose_placement, torch_dtype
 from engine.embed.model_dir import ModelNotFoundError, read_model_info, resolve_model_dir
-from engine.embed.threads import ThreadTuner
+from engine.embed.threads import ThreadTuner, limit_blas_threads
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,7 @@ class TransformerEncoder:
         self.normalize = bool(info.normalize) or config.normalize
         self.passages_encoded = 0
 
+        limit_blas_threads()
         placement = choose_placement(config.device, config.precision)
         self.tokenizer = _load_tokenizer(self.path)
         self._pad_id = int(self.tokenizer.pad_token_id or 0)
@@ -163,6 +164,8 @@ class TransformerEncoder:
         if not texts:
             return []
         prefix = self.config.passage_prefix if kind == "passage" else self.config.query_prefix
+        # Plain lists, not tensors: BatchEncoding's tensor conversion walks every offset pair
+        # in Python, which cost more than the arithmetic of the whole explanation.
         enc = self.tokenizer(
             [prefix + t for t in texts],
             truncation=True,
@@ -171,9 +174,9 @@ class TransformerEncoder:
             return_offsets_mapping=True,
             return_special_tokens_mask=True,
             return_token_type_ids=False,
-            return_tensors="pt",
         )
-        ids, mask = enc["input_ids"], enc["attention_mask"]
+        ids = torch.tensor(enc["input_ids"], dtype=torch.long)
+        mask = torch.tensor(enc["attention_mask"], dtype=torch.long)
         lengths = mask.sum(1).tolist()
         hidden_rows: list[np.ndarray] = [np.empty(0)] * len(texts)
         groups = padding_groups(lengths)
@@ -192,19 +195,20 @@ class TransformerEncoder:
                 hidden_rows[row] = states[position]
         result: list[TokenStates] = []
         cut = len(prefix)
+        masks = np.asarray(enc["attention_mask"], dtype=bool)
+        all_offsets = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(len(texts), -1, 2)
+        all_special = np.asarray(enc["special_tokens_mask"], dtype=bool)
         for row in range(len(texts)):
-            keep = mask[row].bool()
-            offsets: list[tuple[int, int]] = []
-            special: list[bool] = []
-            spans = enc["offset_mapping"][row][keep].tolist()
-            flags = enc["special_tokens_mask"][row][keep].tolist()
-            for (start, end), is_special in zip(spans, flags, strict=True):
-                outside = bool(is_special) or end <= cut
-                offsets.append((0, 0) if outside else (max(start - cut, 0), end - cut))
-                special.append(outside)
-            states = hidden_rows[row][keep.numpy()[: len(hidden_rows[row])]]
-            states = states.astype(np.float32, copy=False)
-            result.append(TokenStates(states, offsets, special))
+            keep = masks[row]
+            spans = all_offsets[row][keep]
+            outside = all_special[row][keep] | (spans[:, 1] <= cut)
+            spans = np.where(outside[:, None], 0, np.maximum(spans - cut, 0))
+            states = hidden_rows[row][keep[: len(hidden_rows[row])]]
+            result.append(TokenStates(
+                states.astype(np.float32, copy=False),
+                [(int(a), int(b)) for a, b in spans.tolist()],
+                outside.tolist(),
+            ))
         return result
 
     # --- internals -------------------------------------------------------------------

@@ -59,12 +59,19 @@ def keyword_search(
     expression = match_expression(text)
     if expression is None or limit <= 0:
         return []
-    sql = (
-        "SELECT chunks_fts.rowid, bm25(chunks_fts) AS rank FROM chunks_fts "
-        "JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
-        f"WHERE chunks_fts MATCH ? {('AND ' + where_sql) if where_sql else ''} "
-        "ORDER BY rank LIMIT ?"
-    )
+    if where_sql:
+        sql = (
+            "SELECT chunks_fts.rowid, bm25(chunks_fts) AS rank FROM chunks_fts "
+            "JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
+            f"WHERE chunks_fts MATCH ? AND {where_sql} ORDER BY rank LIMIT ?"
+        )
+    else:
+        # Without a filter the join only costs: on 50k passages it doubled the query time,
+        # since SQLite joins every match before sorting. Every FTS row has its chunk (triggers).
+        sql = (
+            "SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?"
+        )
     rows = conn.execute(sql, (expression, *where_params, limit)).fetchall()
     return [KeywordHit(int(r[0]), -float(r[1]), i + 1) for i, r in enumerate(rows)]
 
