@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from engine.config import EmbedConfig
 from engine.embed import transformer as transformer_module
@@ -269,3 +270,52 @@ def test_padding_groups_cover_every_row_once_and_cut_padding() -> None:
     assert cost(groups) < cost([list(range(len(lengths)))])  # beats one padded batch
     assert padding_groups([100] * 5) == [[0, 1, 2, 3, 4]]  # equal lengths: one call
     assert padding_groups([]) == []
+
+
+# --- lean BERT forward -----------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_lean_forward_gives_the_models_own_states(fp32: TransformerEncoder) -> None:
+    assert fp32._fast is not None  # MiniLM is a plain BERT: the lean path is on
+    batch = fp32.tokenizer(TEXTS, padding=True, truncation=True, max_length=fp32.max_tokens,
+                           return_token_type_ids=False, return_tensors="pt")
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    assert not bool(mask.all())  # padding, so the masked kernel is exercised too
+    with torch.inference_mode():
+        lean = fp32._fast(ids, mask)
+        alone = fp32._fast(ids[:1, : int(mask[0].sum())], mask[:1, : int(mask[0].sum())])
+    fast, fp32._fast = fp32._fast, None
+    try:
+        own = fp32._forward(ids, mask)
+    finally:
+        fp32._fast = fast
+    real = mask.bool()
+    np.testing.assert_allclose(lean[real].numpy(), own[real].numpy(), atol=1e-5)
+    np.testing.assert_allclose(alone[0].numpy(), own[0][real[0]].numpy(), atol=1e-5)
+
+
+@pytest.mark.model
+def test_lean_forward_that_disagrees_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transformer_module, "FAST_MIN_COSINE", 1.5)  # nothing can pass
+    encoder = TransformerEncoder(EmbedConfig(device="cpu", precision="fp32"))
+    assert encoder._fast is None
+    assert encoder.encode_queries(["still works"]).shape == (1, encoder.dim)
+
+
+def test_lean_forward_only_claims_plain_bert() -> None:
+    from types import SimpleNamespace
+
+    from engine.embed.bert_fast import supports
+
+    def model(**config: object) -> SimpleNamespace:
+        base = {"model_type": "bert", "position_embedding_type": "absolute",
+                "hidden_act": "gelu", "is_decoder": False}
+        return SimpleNamespace(config=SimpleNamespace(**(base | config)), embeddings=1,
+                               encoder=1)
+
+    assert supports(model())
+    assert not supports(model(model_type="roberta"))
+    assert not supports(model(position_embedding_type="relative_key"))
+    assert not supports(model(hidden_act="gelu_new"))
+    assert not supports(SimpleNamespace())
