@@ -7,7 +7,8 @@ a time (KEY_GAP_MS apart, as a quick typist) and times the last keystroke to the
 final query's results are painted, debounce included. Launch time is `dowse gui` from
 process start to the window shown, while the engine still loads.
 
-    .venv/bin/python bench/gui_latency.py [--passages 50000] [--queries 60] [--no-write]
+    .venv/bin/python bench/gui_latency.py [--passages 50000] [--queries 60] [--work DIR]
+        [--no-write]
 """
 
 from __future__ import annotations
@@ -152,12 +153,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=50_000)
     parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--work", default=str(DEFAULT_WORK), help="where the index is kept")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if not set(COLLECTIONS) <= set(available()):
         print("skipped: the shared collections are not here")
         return 0
-    work = DEFAULT_WORK / f"gui{args.passages}"
+    work = Path(args.work) / f"gui{args.passages}"
     data = build_index(work, args.passages)
     total = sqlite3.connect(data / "dowse.sqlite3").execute(
         "SELECT COUNT(*) FROM chunks").fetchone()[0]

@@ -3,7 +3,10 @@
 Each collection is indexed once into its own data dir and reused by the three modes. The table
 goes into BENCHMARKS.md beside the reference rows of ../shared/data/REFERENCE.md. Usage:
 
-    .venv/bin/python bench/quality.py [--collections scifact,cisi] [--no-write]
+    .venv/bin/python bench/quality.py [--collections scifact,cisi] [--work DIR] [--no-write]
+
+With --work, each collection's data dir is DIR/<name> and is kept, so a second run (say, after
+a change to fusion) reuses the index instead of building it again.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ def run_eval(dataset: Path, data_dir: Path, mode: str) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--collections", default="")
+    parser.add_argument("--work", default="", help="keep each index in WORK/<collection>")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if not SHARED.is_dir():
@@ -68,8 +72,12 @@ def main() -> int:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in names:
-        with tempfile.TemporaryDirectory(prefix=f"dowse-quality-{name}-") as tmp:
-            results = {mode: run_eval(SHARED / name, Path(tmp), mode) for mode in MODES}
+        if args.work:
+            data_dir = Path(args.work) / name
+            results = {mode: run_eval(SHARED / name, data_dir, mode) for mode in MODES}
+        else:
+            with tempfile.TemporaryDirectory(prefix=f"dowse-quality-{name}-") as tmp:
+                results = {mode: run_eval(SHARED / name, Path(tmp), mode) for mode in MODES}
         scores = {m: results[m]["ndcg@10"] for m in MODES}
         margin = scores["hybrid"] - max(scores["keyword"], scores["semantic"])
         ref = refs.get(name, ("–", "–", "–"))

@@ -125,6 +125,31 @@ class Indexer:
         self.extract: Extract = extract or (lambda path: extract_file(path, max_bytes))
         self.on_file = on_file
         self._moved_ids: set[int] = set()
+        self._rechunk_if_sizes_changed()
+
+    def _rechunk_if_sizes_changed(self) -> None:
+        """Mark every indexed file changed when passages are now cut to another size.
+
+        The next scan then re-extracts and re-chunks them (passages whose text survives keep
+        their vectors); without this an index kept the old passage size forever.
+        """
+        limit = self.tokenizer.max_tokens
+        if self.config.chunk.max_tokens is not None:
+            limit = min(limit, self.config.chunk.max_tokens)
+        sizes = f"{limit}/{self.config.chunk.overlap_tokens}"
+        recorded = self.store.get_meta("passage_sizes")
+        if recorded == sizes:
+            return
+        with self.store.transaction() as conn:
+            # An index from before sizes were recorded was cut to the sizes of its day, which
+            # only a config.toml could change: taken as current rather than chunked again.
+            if recorded is not None:
+                conn.execute("UPDATE files SET mtime = -1, hash = NULL WHERE state = 'indexed'")
+                log.info("passage sizes %s -> %s: every file will be chunked again",
+                         recorded, sizes)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('passage_sizes', ?)", (sizes,)
+            )
 
     def index_folders(
         self, folders: Sequence[Path], progress: ProgressCallback | None = None

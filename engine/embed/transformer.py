@@ -128,12 +128,18 @@ class TransformerEncoder:
 
         limit_blas_threads()
         placement = choose_placement(config.device, config.precision)
+        if placement.device == "cuda" and hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
+            # cuDNN's attention builds a graph for every new input shape, and passages come in
+            # every length: on an H100 each attention call then took 5.6 ms, and explaining
+            # ten results 177 ms instead of 53 (bench/explain_latency.py). Flash and
+            # memory-efficient attention have no such cost.
+            torch.backends.cuda.enable_cudnn_sdp(False)
         self.tokenizer = _load_tokenizer(self.path)
         self._pad_id = int(self.tokenizer.pad_token_id or 0)
         self._model: Any = _load_model(self.path).to(placement.device)
         self.dim = int(self._model.config.hidden_size)
         self._fast: FastBert | None = None  # set once the precision is settled
-        self._tuner = ThreadTuner(BASE_THREADS) if placement.device == "cpu" else None
+        self._tuner: ThreadTuner | None = None  # not during the load-time checks below
         self.device = placement.device
         self.precision = "fp32"
         self.precision_note = ""
@@ -144,6 +150,9 @@ class TransformerEncoder:
             self.device, self.precision, placement.forced, placement.hardware
         )
         self._fast = self._checked_fast_path()
+        # Made after the checks: their batches are a few short texts, whose timings would
+        # mislead the tuner into one thread (explanations then ran 230 ms instead of 145).
+        self._tuner = ThreadTuner(BASE_THREADS) if placement.device == "cpu" else None
         log.info("encoder %s: %s", self.name, self.describe())
 
     @property
@@ -195,7 +204,8 @@ class TransformerEncoder:
             if self._tuner is not None:
                 tokens = int(group_mask.sum())
                 small = tokens < SMALL_BATCH_TOKENS
-                torch.set_num_threads(1 if small else self._tuner.threads_for_next_batch(tokens))
+                # The tuner's current choice, never a trial: an explanation is waited for.
+                torch.set_num_threads(1 if small else self._tuner.current)
             states = self._forward(group_ids, group_mask).float().cpu().numpy()
             for position, row in enumerate(group):
                 hidden_rows[row] = states[position]

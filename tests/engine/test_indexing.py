@@ -145,3 +145,23 @@ def test_text_rebuilt_from_passages_matches_extraction(
     assert len(rebuilt) == len(text.rstrip()) or len(rebuilt) == len(text)
     assert all(a == b or (a == " " and b.isspace()) for a, b in zip(rebuilt, text, strict=False))
     assert engine.store.file_text(str(root / "nothing-here.txt")) is None
+
+
+def test_a_new_passage_size_chunks_every_file_again(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    write_txt(root / "long.txt", "The comet's tail points away from the sun. " * 60)
+    engine = Engine(tmp_path / "data")
+    engine.index([root], keyword_only=True)
+    assert engine.index([root], keyword_only=True).unchanged == 1
+    before = engine.store.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    engine.close()
+
+    (tmp_path / "data" / "config.toml").write_text("[chunk]\nmax_tokens = 48\n")
+    smaller = Engine(tmp_path / "data")
+    assert smaller.index([root], keyword_only=True).indexed == 1
+    texts = [r[0] for r in smaller.store.conn.execute("SELECT text FROM chunks")]
+    assert len(texts) > before
+    assert max(smaller.tokenizer.count(t) for t in texts) <= 48
+    assert smaller.index([root], keyword_only=True).unchanged == 1  # and only once
+    assert smaller.search("comet tail", mode="keyword").results
