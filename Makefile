@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: run test lint bench screenshots setup clean
+.PHONY: run test lint bench screenshots setup clean test-install bundle
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,3 +36,18 @@ screenshots: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# installer/install.sh end to end in a temporary HOME (slow: builds a private venv).
+test-install: $(STAMP)
+	$(BIN)/python -m pytest -m slow tests/install
+
+# A one-folder app (PyInstaller, installer/dowse.spec) that runs without Python installed.
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+BUNDLE_TAR = dist/dowse-$(VERSION)-linux-$(shell uname -m).tar.gz
+
+bundle: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bundle]'
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist/bundle \
+		--workpath build/pyinstaller installer/dowse.spec
+	tar -C dist/bundle -czf $(BUNDLE_TAR) dowse
+	@du -sh dist/bundle/dowse $(BUNDLE_TAR)

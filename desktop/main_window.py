@@ -430,7 +430,8 @@ class MainWindow(QMainWindow):
             self._search_now()  # the user keeps their query across an engine restart
 
     def _on_link_engine_failed(self, reason: str) -> None:
-        self.banner.setText(f"The engine stopped ({reason}). Restarting it…")
+        log = self.data_dir / "engine.log"  # where a spawned engine's output goes
+        self.banner.setText(f"The engine stopped ({reason}). Restarting it… Details: {log}")
         self.banner.show()
         self.engine_label.setText("Engine restarting…")
 

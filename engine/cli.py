@@ -1,4 +1,4 @@
-"""The `dowse` command line: index, search, status, eval, serve and gui."""
+"""The `dowse` command line: index, search, status, eval, doctor, serve and gui."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from engine import __version__
 from engine.cli_render import ProgressBar, print_summary, write_response, write_status
 from engine.config import ConfigError, resolve_data_dir
 from engine.embed.model_dir import ModelNotFoundError
+from engine.logs import configure_logging
 from engine.runtime import engine_running
 from engine.search import MODES, SearchFilters
 from engine.semantic import ModelMismatchError
@@ -76,15 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("dataset", metavar="DATASET_DIR")
     ev.add_argument("--mode", choices=MODES, default="hybrid")
     ev.add_argument("--json", action="store_true")
+
+    doctor = sub.add_parser(
+        "doctor", parents=[common], help="check this install; exit status 1 on a problem"
+    )
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    # serve and gui also log to a rotating file in the user's state folder (engine.logs).
+    configure_logging(args.command, args.verbose)
     try:
         return _dispatch(args)
     except ConfigError as exc:
@@ -123,6 +127,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"dowse serve: {exc}", file=sys.stderr)
             return 1
         return 0
+    if args.command == "doctor":
+        from engine.doctor import diagnose, write_report
+
+        report = diagnose(data_dir)
+        write_report(report, args.json, sys.stdout)
+        return 0 if report.ok else 1
     if args.command == "eval":
         from engine.evaluate import run_eval_command
 

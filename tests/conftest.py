@@ -22,6 +22,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # GUI tests must not read or write the user's real QSettings (window geometry, search mode).
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="dowse-test-config-")
+# Engines started by tests log here, not into the user's ~/.local/state/dowse/log.
+os.environ["DOWSE_LOG_DIR"] = tempfile.mkdtemp(prefix="dowse-test-logs-")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
