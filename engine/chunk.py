@@ -91,13 +91,18 @@ def _no_surrogates(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+def passage_limit(tokenizer: PassageTokenizer, config: ChunkConfig) -> int:
+    """Word pieces per passage, special tokens included: the config's, capped by the model's."""
+    if config.max_tokens is None:
+        return int(tokenizer.max_tokens)
+    return min(int(tokenizer.max_tokens), config.max_tokens)
+
+
 def chunk_document(
     doc: Extracted, tokenizer: PassageTokenizer, config: ChunkConfig
 ) -> list[Passage]:
     """Passages covering every non-blank character of `doc`, each within the token limit."""
-    limit = tokenizer.max_tokens
-    if config.max_tokens is not None:
-        limit = min(limit, config.max_tokens)
+    limit = passage_limit(tokenizer, config)
     budget = limit - tokenizer.n_special
     if budget < MIN_BUDGET:
         raise ValueError(f"chunk max_tokens {limit} leaves too few word pieces per passage")

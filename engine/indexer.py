@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from engine.chunk import PassageTokenizer, chunk_document
+from engine.chunk import PassageTokenizer, chunk_document, passage_limit
 from engine.config import Config
 from engine.extract import Extracted, ExtractError, UnsupportedFile, extract_file
 from engine.store import ChunkRow, FileRow, Store
@@ -133,9 +133,7 @@ class Indexer:
         The next scan then re-extracts and re-chunks them (passages whose text survives keep
         their vectors); without this an index kept the old passage size forever.
         """
-        limit = self.tokenizer.max_tokens
-        if self.config.chunk.max_tokens is not None:
-            limit = min(limit, self.config.chunk.max_tokens)
+        limit = passage_limit(self.tokenizer, self.config.chunk)
         sizes = f"{limit}/{self.config.chunk.overlap_tokens}"
         recorded = self.store.get_meta("passage_sizes")
         if recorded == sizes:
@@ -147,9 +145,7 @@ class Indexer:
                 conn.execute("UPDATE files SET mtime = -1, hash = NULL WHERE state = 'indexed'")
                 log.info("passage sizes %s -> %s: every file will be chunked again",
                          recorded, sizes)
-            conn.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('passage_sizes', ?)", (sizes,)
-            )
+            self.store.set_meta("passage_sizes", sizes)
 
     def index_folders(
         self, folders: Sequence[Path], progress: ProgressCallback | None = None

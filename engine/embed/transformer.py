@@ -267,14 +267,14 @@ class TransformerEncoder:
             return None
         texts = CALIBRATION_TEXTS[:8]
         reference = self._encode(texts, "")
-        self._fast = FastBert(self._model)
+        fast = self._fast = FastBert(self._model)
         candidate = self._encode(texts, "")
         self._fast = None
         cosine = min_cosine(reference, candidate)
         if cosine < FAST_MIN_COSINE:
             log.warning("lean forward disagrees (min cosine %.5f): using the model's", cosine)
             return None
-        return FastBert(self._model)
+        return fast
 
     def _encode(self, texts: Sequence[str], prefix: str) -> Vectors:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
