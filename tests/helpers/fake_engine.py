@@ -30,7 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from engine import protocol
-from engine.runtime import INFO_FILE, LOCK_FILE, TOKEN_FILE, engine_running
+from engine.runtime import (
+    INFO_FILE,
+    LOCK_FILE,
+    TOKEN_FILE,
+    engine_running,
+    write_private,
+)
 
 SearchReply = dict[str, Any] | Callable[[protocol.Search], dict[str, Any]]
 FAKE_VERSION = "0.0.0-fake"
@@ -137,10 +143,10 @@ class FakeEngine:
         listener.settimeout(0.05)
         self._listener = listener
         self.token = secrets.token_hex(16)
-        _write_private(self.data_dir / TOKEN_FILE, self.token)
+        write_private(self.data_dir / TOKEN_FILE, self.token)
         info = {"pid": os.getpid(), "socket": str(path), "version": FAKE_VERSION,
                 "protocol": protocol.PROTOCOL_VERSION, "started": time.time()}
-        _write_private(self.data_dir / INFO_FILE, json.dumps(info))
+        write_private(self.data_dir / INFO_FILE, json.dumps(info))
         self._running.set()
         self._acceptor = threading.Thread(target=self._accept, name="fake-engine", daemon=True)
         self._acceptor.start()
@@ -408,14 +414,6 @@ def _empty_response(search: protocol.Search) -> dict[str, Any]:
 
 def _encode_raw(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-
-
-def _write_private(path: Path, text: str) -> None:
-    temp = path.with_name(path.name + ".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temp, path)
 
 
 # -- recordings ------------------------------------------------------------------------------
