@@ -67,7 +67,8 @@ class PassageTokenizer:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-        return cls(tokenizer, max_tokens or read_model_info(path).max_tokens)
+        model_limit = read_model_info(path).max_tokens
+        return cls(tokenizer, min(max_tokens or model_limit, model_limit))
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span of each word piece, without special tokens or truncation."""

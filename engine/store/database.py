@@ -15,7 +15,7 @@ import sqlite_utils
 
 from engine.store import queue
 from engine.store.queue import QueuedPath
-from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
+from engine.store.schema import MIGRATIONS, NEIGHBOUR_FTS_ROWS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +303,8 @@ class Store:
                     values,
                 )
                 added.append(int(cur.lastrowid or 0))
+            if added:
+                conn.execute(NEIGHBOUR_FTS_ROWS, (file_id,))
             queue.finish(conn, finished)
         return removed, added
 

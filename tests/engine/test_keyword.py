@@ -1,6 +1,8 @@
 """Keyword queries are user text: nothing a person types may become an FTS5 error."""
 
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -46,11 +48,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     store = Store.open_in(tmp_path_factory.mktemp("kw"))
     folder = store.pin_folder("/docs")
     texts = ["alpha beta gamma", "the fox near the river", "NEAR and AND are words too"]
-    store.record_file(
-        folder_id=folder, path="/docs/a.txt", size=1, mtime=1.0, hash="h", kind="text",
-        state="indexed",
-        chunks=[ChunkRow(i, 0, len(t), None, None, t) for i, t in enumerate(texts)],
-    )
+    for i, text in enumerate(texts):  # one passage per file: no neighbours
+        store.record_file(
+            folder_id=folder, path=f"/docs/{i}.txt", size=1, mtime=1.0, hash=f"h{i}",
+            kind="text", state="indexed", chunks=[ChunkRow(0, 0, len(text), None, None, text)],
+        )
     return store
 
 
@@ -63,6 +65,31 @@ def test_hostile_query_returns_results_or_nothing(store: Store, query: str) -> N
 def test_operator_words_are_searched_as_words(store: Store) -> None:
     assert len(keyword_search(store.conn, "NEAR(", 10)) == 2  # "near" in two passages
     assert keyword_search(store.conn, '"alpha', 10)[0].rank == 1
+
+
+def test_neighbouring_passages_count_below_a_passage_s_own_words(tmp_path: Path) -> None:
+    store = Store.open_in(tmp_path)
+    folder = store.pin_folder("/docs")
+    texts = ["the trial enrolled patients", "insulin resistance fell", "follow-up lasted a year"]
+    _, ids = store.record_file(
+        folder_id=folder, path="/docs/a.txt", size=1, mtime=1.0, hash="h", kind="text",
+        state="indexed",
+        chunks=[ChunkRow(i, 0, len(t), None, None, t) for i, t in enumerate(texts)],
+    )
+    lone = "an unrelated note"
+    _, (other,) = store.record_file(
+        folder_id=folder, path="/docs/b.txt", size=1, mtime=1.0, hash="h2", kind="text",
+        state="indexed", chunks=[ChunkRow(0, 0, len(lone), None, None, lone)],
+    )
+    hits = keyword_search(store.conn, "insulin", 10)
+    # The passage with the word first; both neighbours after it; the other file not at all.
+    assert [h.chunk_id for h in hits][:1] == [ids[1]]
+    assert {h.chunk_id for h in hits} == set(ids)
+    assert hits[0].score > hits[1].score
+    # Two query words split across a cut: the passages either side match both.
+    both = keyword_search(store.conn, "enrolled insulin", 10)
+    assert both[0].chunk_id in (ids[0], ids[1]) and other not in {h.chunk_id for h in both}
+    store.close()
 
 
 def test_ranking_prefers_more_matching_terms(store: Store) -> None:

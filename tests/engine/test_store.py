@@ -7,8 +7,11 @@ from engine.store import ChunkRow, SchemaTooNewError, Store
 from engine.store.schema import SCHEMA_VERSION
 
 
-def _fts_ids(store: Store, word: str) -> set[int]:
-    rows = store.conn.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (word,))
+def _fts_ids(store: Store, word: str, column: str = "text") -> set[int]:
+    """Passages whose own text (or, with column="nearby", whose neighbours) hold `word`."""
+    rows = store.conn.execute(
+        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (f"{column} : {word}",)
+    )
     return {int(r[0]) for r in rows}
 
 
@@ -79,3 +82,32 @@ def test_unpin_removes_everything_of_the_folder(tmp_path: Path) -> None:
     assert store.unpin_folder("/nowhere") is None
     assert store.counts()["files"] == 1
     assert len(_fts_ids(store, "alpha")) == 1
+
+
+def test_migration_4_rebuilds_keyword_rows_with_neighbours(tmp_path: Path) -> None:
+    from engine.store.database import _split_sql
+    from engine.store.schema import MIGRATIONS
+
+    conn = sqlite3.connect(tmp_path / "dowse.sqlite3")
+    for number, script in enumerate(MIGRATIONS[:3], start=1):
+        for statement in _split_sql(script):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    conn.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/docs', 0)")
+    conn.execute("INSERT INTO files(id, folder_id, path, size, mtime, state)"
+                 " VALUES (1, 1, '/docs/a.txt', 1, 1, 'indexed')")
+    for ordinal, text in enumerate(["alpha one", "beta two", "gamma three"]):
+        conn.execute("INSERT INTO chunks(file_id, ordinal, start, \"end\", text)"
+                     " VALUES (1, ?, 0, 1, ?)", (ordinal, text))
+    conn.commit()
+    conn.close()
+
+    store = Store.open_in(tmp_path)
+    ids = [int(r[0]) for r in store.conn.execute("SELECT id FROM chunks ORDER BY ordinal")]
+    assert _fts_ids(store, "beta") == {ids[1]}
+    assert _fts_ids(store, "beta", "nearby") == {ids[0], ids[2]}
+    assert _fts_ids(store, "alpha", "nearby") == {ids[1]}
+    store.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')")
+    assert store.delete_files([1]) == ids
+    assert store.conn.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0] == 0
+    store.close()
