@@ -28,14 +28,18 @@ from collections.abc import Mapping
 SEMANTIC_WEIGHT = 0.5
 
 
-def z_scores(scores: Mapping[int, float], ids: set[int]) -> dict[int, float]:
-    """Standard scores over `ids`; an id the side did not score counts as the side's floor."""
+def z_scores(
+    scores: Mapping[int, float], ids: set[int], reference: set[int] | None = None
+) -> dict[int, float]:
+    """Standard scores of `ids`, by the mean and spread over `reference` (a subset; default
+    all of `ids`). An id the side did not score counts as the side's floor."""
     if not scores:
         return dict.fromkeys(ids, 0.0)
     floor = min(scores.values())
     values = {i: scores.get(i, floor) for i in ids}
-    mean = statistics.fmean(values.values())
-    spread = statistics.pstdev(values.values())
+    basis = list(values.values()) if reference is None else [values[i] for i in reference]
+    mean = statistics.fmean(basis)
+    spread = statistics.pstdev(basis)
     if spread <= 0:
         return dict.fromkeys(ids, 0.0)
     return {i: (v - mean) / spread for i, v in values.items()}
@@ -45,20 +49,24 @@ def fuse_parts(
     semantic: Mapping[int, float],
     keyword: Mapping[int, float],
     weight: float = SEMANTIC_WEIGHT,
+    reference: set[int] | None = None,
 ) -> dict[int, tuple[float, float]]:
     """(semantic part, keyword part) of each passage's fused score; the score is their sum.
 
     `keyword` holds BM25 (higher is better; absent = no match). Each part is measured from
     the weakest candidate on its side, so both are >= 0 and say how far meaning and the
     query's words each lifted the passage; shifting by a per-side constant keeps the order.
+    `reference` (default: every candidate) is the set whose mean and spread normalise both
+    sides: the searcher passes each side's top `search.candidates`, so asking for more
+    results (a deeper pool) does not reorder the first ones.
     """
     ids = set(semantic) | set(keyword)
     if not ids:
         return {}
     # A passage that matches no query word has BM25 0, not "unknown": it is the true floor.
     kw = {i: keyword.get(i, 0.0) for i in ids} if keyword else {}
-    z_sem = z_scores(semantic, ids)
-    z_kw = z_scores(kw, ids)
+    z_sem = z_scores(semantic, ids, reference)
+    z_kw = z_scores(kw, ids, reference)
     low_sem, low_kw = min(z_sem.values()), min(z_kw.values())
     return {
         i: (weight * (z_sem[i] - low_sem), (1.0 - weight) * (z_kw[i] - low_kw)) for i in ids
