@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -24,6 +26,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="dowse-test-config-")
 # Engines started by tests log here, not into the user's ~/.local/state/dowse/log.
 os.environ["DOWSE_LOG_DIR"] = tempfile.mkdtemp(prefix="dowse-test-logs-")
+for _made in (os.environ["XDG_CONFIG_HOME"], os.environ["DOWSE_LOG_DIR"]):
+    atexit.register(shutil.rmtree, _made, ignore_errors=True)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
