@@ -11,8 +11,9 @@ from dataclasses import dataclass
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_QUERY_TERMS = 64
 # BM25 column weights: a passage's own words, and its neighbours' (schema migration 4). Half
-# weight for the neighbours was the best of 0.3, 0.5 and 0.7 on the shared collections and
-# on the known-item lookups, where a passage's own words must still decide.
+# weight for the neighbours: of 0.3, 0.5 and 0.7 it is within 0.008 of the best on every
+# shared collection and on the known-item lookups, and the best on SciFact
+# (bench/neighbour_study.py; the numbers are in BENCHMARKS.md).
 RANK = "bm25(chunks_fts, 1.0, 0.5)"
 
 # Joining every word with OR (as BM25 baselines do) is right for ranking, but a term that

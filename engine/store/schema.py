@@ -83,7 +83,7 @@ MIGRATIONS: tuple[str, ...] = (
     # whose query words fall either side of a cut: on SciFact keyword nDCG@10 fell from 0.683
     # (256-piece passages) to 0.655. A second column holds the neighbouring passages' text,
     # weighted below the passage's own (engine/store/keyword.py), which brings it back to
-    # 0.671 (bench/fusion_study.py). The FTS table keeps its own copy of the text, since a
+    # 0.671 (bench/neighbour_study.py). The FTS table keeps its own copy of the text, since a
     # passage's neighbours are only known once its whole file is written: the store fills
     # a file's rows after its passages (NEIGHBOUR_FTS_ROWS); deletes still go by trigger.
     """
