@@ -139,12 +139,15 @@ class Indexer:
         if recorded == sizes:
             return
         with self.store.transaction() as conn:
-            # An index from before sizes were recorded was cut to the sizes of its day, which
-            # only a config.toml could change: taken as current rather than chunked again.
-            if recorded is not None:
-                conn.execute("UPDATE files SET mtime = -1, hash = NULL WHERE state = 'indexed'")
-                log.info("passage sizes %s -> %s: every file will be chunked again",
-                         recorded, sizes)
+            # An index from before sizes were recorded was cut to unknown sizes (the default
+            # was then the model's limit): it is chunked again too. Where its sizes were the
+            # same, every passage text survives and nothing is embedded again.
+            changed = conn.execute(
+                "UPDATE files SET mtime = -1, hash = NULL WHERE state = 'indexed'"
+            ).rowcount
+            if changed:
+                log.info("passage sizes %s -> %s: %d files will be chunked again",
+                         recorded or "unrecorded", sizes, changed)
             self.store.set_meta("passage_sizes", sizes)
 
     def index_folders(

@@ -165,3 +165,24 @@ def test_a_new_passage_size_chunks_every_file_again(tmp_path: Path) -> None:
     assert max(smaller.tokenizer.count(t) for t in texts) <= 48
     assert smaller.index([root], keyword_only=True).unchanged == 1  # and only once
     assert smaller.search("comet tail", mode="keyword").results
+
+
+def test_an_index_without_recorded_sizes_is_chunked_again(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    write_txt(root / "long.txt", "The comet's tail points away from the sun. " * 60)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "config.toml").write_text("[chunk]\nmax_tokens = 256\n")
+    old = Engine(tmp_path / "data")  # as an index made before sizes were recorded
+    old.index([root], keyword_only=True)
+    with old.store.transaction() as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'passage_sizes'")
+    before = old.store.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    old.close()
+
+    (tmp_path / "data" / "config.toml").unlink()  # today's default: 128 word pieces
+    now = Engine(tmp_path / "data")
+    assert now.index([root], keyword_only=True).indexed == 1
+    texts = [r[0] for r in now.store.conn.execute("SELECT text FROM chunks")]
+    assert len(texts) > before and max(now.tokenizer.count(t) for t in texts) <= 128
+    assert now.index([root], keyword_only=True).unchanged == 1
