@@ -58,7 +58,9 @@ class Explanation:
         if self.keyword_share is None or self.semantic_share is None:
             return "matched by meaning" if not self.keyword_spans else "matched your words"
         if self.keyword_share >= 0.65:
-            return "matched your exact words"
+            # Keyword search also reads a passage's neighbours (schema migration 4): the words
+            # that ranked it may sit just before or after it, with nothing here to underline.
+            return "matched your exact words" if self.keyword_spans else "matched your words nearby"
         if self.semantic_share >= 0.65:
             return "matched mostly by meaning"
         return "matched by meaning and your words"

@@ -1,10 +1,12 @@
-"""Fusion: the first results do not depend on how many results were asked for."""
+"""Fusion: the first results do not depend on how many results were asked for; and how a
+result says which side matched it."""
 
 from __future__ import annotations
 
 import hashlib
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -78,3 +80,14 @@ def test_parts_are_never_negative_with_a_reference() -> None:
     parts = fuse_parts({1: 0.9, 2: 0.5, 3: 0.1}, {1: 2.0, 4: 7.0}, reference={1, 2, 4})
     assert set(parts) == {1, 2, 3, 4}
     assert all(a >= 0 and b >= 0 for a, b in parts.values())
+
+
+def test_reason_says_when_the_matching_words_are_only_nearby() -> None:
+    from engine.explain import Explanation
+
+    base = Explanation("exact-mean-pooling", 0.5, [], [], [], 0.0, 0.0,
+                       semantic_share=0.2, keyword_share=0.8)
+    assert base.reason == "matched your words nearby"  # ranked by a neighbour's words
+    assert replace(base, keyword_spans=[(0, 4)]).reason == "matched your exact words"
+    assert replace(base, semantic_share=0.8, keyword_share=0.2).reason == (
+        "matched mostly by meaning")
