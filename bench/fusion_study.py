@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.collections import DEFAULT_WORK, SHARED, available, indexed_engine  # noqa: E402
 from engine import fusion  # noqa: E402
+from engine.core import Engine  # noqa: E402
 from engine.evaluate import Collection, ndcg_at  # noqa: E402
 from engine.store.keyword import keyword_search  # noqa: E402
 
@@ -52,17 +53,24 @@ def known_item_queries(collection: Collection, n: int = 300) -> dict[str, tuple[
     return out
 
 
+def study_engine(name: str, work: Path) -> tuple[Engine, Collection, dict[str, str]]:
+    """indexed_engine for a collection, or for "<collection>-known-item": its known-item
+    lookups over the same index."""
+    source = name.removesuffix("-known-item")
+    engine, collection, mapping = indexed_engine(source, work)
+    if name != source:
+        items = known_item_queries(collection)
+        collection = Collection(name, collection.corpus, {q: t for q, (t, _) in items.items()},
+                                {q: {d: 1} for q, (_, d) in items.items()})
+    return engine, collection, mapping
+
+
 def gather(name: str, cache: Path) -> list[tuple[Candidates, dict[str, int]]]:
     pickled = cache / f"{name}.pkl"
     if pickled.exists():
         data: list[tuple[Candidates, dict[str, int]]] = pickle.loads(pickled.read_bytes())
         return data
-    source = name.removesuffix("-known-item")
-    engine, collection, mapping = indexed_engine(source, cache)
-    if name != source:
-        items = known_item_queries(collection)
-        collection = Collection(name, collection.corpus, {q: t for q, (t, _) in items.items()},
-                                {q: {d: 1} for q, (_, d) in items.items()})
+    engine, collection, mapping = study_engine(name, cache)
     semantic = engine.semantic
     doc_of = {
         int(r[0]): mapping[str(r[1])]

@@ -24,10 +24,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.collections import DEFAULT_WORK, SHARED, available, indexed_engine  # noqa: E402
-from bench.fusion_study import DEPTH, known_item_queries, rank_docs  # noqa: E402
+from bench.collections import DEFAULT_WORK, SHARED, available  # noqa: E402
+from bench.fusion_study import DEPTH, rank_docs, study_engine  # noqa: E402
 from engine import fusion  # noqa: E402
-from engine.evaluate import Collection, ndcg_at  # noqa: E402
+from engine.evaluate import ndcg_at  # noqa: E402
 from engine.store.keyword import match_expression  # noqa: E402
 
 TOKENIZE = "porter unicode61 remove_diacritics 2"
@@ -61,12 +61,7 @@ def bm25(mem: sqlite3.Connection, rank: str, table: str, query: str, limit: int
 
 
 def study(name: str, work: Path, weights: list[float]) -> None:
-    source = name.removesuffix("-known-item")
-    engine, collection, mapping = indexed_engine(source, work)
-    if name != source:
-        items = known_item_queries(collection)
-        collection = Collection(name, collection.corpus, {q: t for q, (t, _) in items.items()},
-                                {q: {d: 1} for q, (_, d) in items.items()})
+    engine, collection, mapping = study_engine(name, work)
     mem, ids, paths = passage_tables(engine.store.conn)
     doc_of = {cid: mapping[path] for cid, path in zip(ids, paths, strict=True)}
     stored, vectors = engine.semantic._stored(ids, engine.store)
