@@ -30,9 +30,10 @@ sys.path.insert(0, str(REPO))
 
 from bench.benchmarks_md import write_section  # noqa: E402
 from bench.collections import DEFAULT_WORK, available, indexed_engine  # noqa: E402
+from engine.cli.evaluate import percentile  # noqa: E402
 from engine.core import Engine  # noqa: E402
-from engine.evaluate import percentile  # noqa: E402
-from engine.explain import explain_passages, fold_words  # noqa: E402
+from engine.search.explain import explain_passages  # noqa: E402
+from engine.search.explanation import fold_words  # noqa: E402
 
 COLLECTIONS = ("scifact", "cranfield")
 RANDOM_DRAWS = 20

@@ -8,8 +8,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from engine.cli.evaluate import Collection, load_collection, write_documents  # noqa: E402
 from engine.core import Engine  # noqa: E402
-from engine.evaluate import Collection, load_collection, write_documents  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 DEFAULT_WORK = Path("/tmp/dowse-bench")

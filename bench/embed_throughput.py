@@ -35,14 +35,14 @@ from engine.embed.transformer import BASE_THREADS, TransformerEncoder  # noqa: E
 def load_passages(corpus: Path, model_dir: Path, limit: int) -> tuple[list[str], str]:
     """The first `limit` passages of the corpus, and how they were cut."""
     try:
-        from engine.chunk import PassageTokenizer, chunk_document
         from engine.extract.base import Extracted
+        from engine.ingest.chunk import PassageTokenizer, chunk_document
     except ImportError as exc:
         chunker = None
-        how = f"truncated at the model limit (engine.chunk unavailable: {exc})"
+        how = f"truncated at the model limit (engine.ingest.chunk unavailable: {exc})"
     else:
         chunker = PassageTokenizer.from_model_dir(model_dir)
-        how = "chunked by engine.chunk.chunk_document with the default ChunkConfig"
+        how = "chunked by engine.ingest.chunk.chunk_document with the default ChunkConfig"
     passages: list[str] = []
     with open(corpus, encoding="utf-8") as handle:
         for line in handle:

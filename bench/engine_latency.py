@@ -30,8 +30,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.benchmarks_md import write_section  # noqa: E402
 from bench.collections import DEFAULT_WORK, SHARED  # noqa: E402
-from engine.client import EngineClient  # noqa: E402
-from engine.evaluate import load_collection, write_documents  # noqa: E402
+from engine.cli.evaluate import load_collection, write_documents  # noqa: E402
+from engine.serve.client import EngineClient  # noqa: E402
 
 THINK_SECONDS = 0.1  # between queries, as when results update while a person types
 BUSY_SECONDS = 30.0

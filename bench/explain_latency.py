@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from engine.config import EmbedConfig  # noqa: E402
 from engine.embed.transformer import load_encoder  # noqa: E402
-from engine.explain import explain_passages  # noqa: E402
+from engine.search.explain import explain_passages  # noqa: E402
 
 
 def build_sets(count: int, work: Path) -> list[dict[str, object]]:

@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.collections import DEFAULT_WORK, SHARED, available, indexed_engine  # noqa: E402
 from engine import fusion  # noqa: E402
+from engine.cli.evaluate import Collection, ndcg_at  # noqa: E402
 from engine.core import Engine  # noqa: E402
-from engine.evaluate import Collection, ndcg_at  # noqa: E402
 from engine.store.keyword import keyword_search  # noqa: E402
 
 DEPTH = 200
@@ -143,7 +143,7 @@ def convex_z(alpha: float) -> Rule:
 
 
 def convex_engine() -> Rule:
-    """The rule the engine ships (engine.fusion.fuse at its default weight)."""
+    """The rule the engine ships (engine.search.fusion.fuse at its default weight)."""
     def rule(sem: list[float], kw: list[float]) -> list[float]:
         fused = fusion.fuse(dict(enumerate(sem)), dict(enumerate(kw)))
         return [fused[i] for i in range(len(sem))]
@@ -177,9 +177,9 @@ def main() -> int:
     rules |= {f"convex a={a:.1f}": convex(a) for a in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)}
     rules |= {f"convex-z a={a:.1f}": convex_z(a) for a in (0.4, 0.5, 0.6, 0.7)}
     table = {rule: {n: score(data[n], fn) for n in names} for rule, fn in rules.items()}
-    rules["dowse (engine.fusion)"] = convex_engine()
-    table["dowse (engine.fusion)"] = {n: score(data[n], rules["dowse (engine.fusion)"])
-                                      for n in names}
+    shipped = "dowse (engine.search.fusion)"
+    rules[shipped] = convex_engine()
+    table[shipped] = {n: score(data[n], rules[shipped]) for n in names}
 
     def margin(rule: str, among: list[str]) -> float:
         return min(table[rule][n] - max(table["keyword"][n], table["semantic"][n]) for n in among)
@@ -190,7 +190,8 @@ def main() -> int:
         print(f"| {rule} | " + " | ".join(f"{row[n]:.3f}" for n in names)
               + f" | {margin(rule, names):+.3f} |")
     # The "no confident match" threshold: the top-1 cosine of queries whose top-1 semantic
-    # passage is relevant, 10th percentile per collection (engine/semantic.py takes the lowest).
+    # passage is relevant, 10th percentile per collection (engine/search/semantic.py takes the
+    # lowest).
     print("\n| collection | queries with a relevant top-1 | 10th percentile of its cosine |")
     print("|---|---|---|")
     for n in names:

@@ -41,9 +41,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def build_index(work: Path, passages: int) -> Path:
     """Keyword-index the collections, then embed each distinct passage text once."""
+    from engine.cli.evaluate import load_collection, write_documents
     from engine.core import Engine
-    from engine.evaluate import load_collection, write_documents
-    from engine.semantic import to_blob
+    from engine.search.semantic import to_blob
 
     data = work / "data"
     if (work / "ready").exists():
@@ -165,7 +165,7 @@ def main() -> int:
         "SELECT COUNT(*) FROM chunks").fetchone()[0]
     os.environ["DOWSE_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="dw-")
     launches = [launch_time(data) for _ in range(3)]
-    from engine.client import EngineClient
+    from engine.serve.client import EngineClient
 
     if engine_up(data):
         EngineClient.connect(data).shutdown()
@@ -202,13 +202,13 @@ def main() -> int:
 
 
 def engine_up(data: Path) -> bool:
-    from engine.runtime import engine_running
+    from engine.serve.runtime import engine_running
 
     return engine_running(data)
 
 
 def wait_ready(data: Path):  # type: ignore[no-untyped-def]
-    from engine.client import EngineClient
+    from engine.serve.client import EngineClient
 
     deadline = time.monotonic() + 300
     while True:

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.benchmarks_md import write_section  # noqa: E402
-from engine.evaluate import load_collection, write_documents  # noqa: E402
+from engine.cli.evaluate import load_collection, write_documents  # noqa: E402
 
 
 def bare_fts5(folder: Path, db_path: Path) -> float:

@@ -3,7 +3,7 @@
 For each collection it reads an index built by bench/collections.py (passages and their stored
 vectors), builds throwaway in-memory FTS5 tables over the same passages, once with the passage
 text alone and once with a second column holding the neighbouring passages at several BM25
-weights, and scores keyword, semantic and fused (engine.fusion) nDCG@10 on the same candidate
+weights, and scores keyword, semantic and fused (engine.search.fusion) nDCG@10 on the same candidate
 sets as bench/fusion_study.py. Usage:
 
     .venv/bin/python bench/neighbour_study.py [--work /tmp/dowse-bench] [--weights 0.3,0.5,0.7]
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from bench.collections import DEFAULT_WORK, SHARED, available  # noqa: E402
 from bench.fusion_study import DEPTH, rank_docs, study_engine  # noqa: E402
 from engine import fusion  # noqa: E402
-from engine.evaluate import ndcg_at  # noqa: E402
+from engine.cli.evaluate import ndcg_at  # noqa: E402
 from engine.store.keyword import match_expression  # noqa: E402
 
 TOKENIZE = "porter unicode61 remove_diacritics 2"

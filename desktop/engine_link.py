@@ -24,8 +24,8 @@ from PySide6.QtNetwork import QLocalSocket
 
 from desktop.engine_process import log_tail, process_alive, read_target, spawn_engine
 from desktop.signals import emit_signal
-from engine import protocol
-from engine.runtime import engine_running
+from engine.serve import protocol
+from engine.serve.runtime import engine_running
 
 log = logging.getLogger(__name__)
 

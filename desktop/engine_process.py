@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from engine.runtime import ENGINE_LOG, INFO_FILE, TOKEN_FILE
+from engine.serve.runtime import ENGINE_LOG, INFO_FILE, TOKEN_FILE
 
 
 def read_target(data_dir: Path) -> tuple[str, str] | None:

@@ -7,18 +7,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.chunk import PassageTokenizer
 from engine.config import Config, ensure_data_dir, load_config
 from engine.embed.model_dir import resolve_model_dir
 from engine.extract.isolated import IsolatedExtractor
-from engine.indexer import Indexer, IndexSummary, ProgressCallback
-from engine.search import Searcher, SearchFilters, SearchResponse
-from engine.status import folder_rows
+from engine.ingest.chunk import PassageTokenizer
+from engine.ingest.indexer import Indexer, IndexSummary, ProgressCallback
+from engine.ingest.status import folder_rows
+from engine.search.searcher import Searcher, SearchFilters, SearchResponse
 from engine.store import Store
 from engine.store.queue import queue_length
 
 if TYPE_CHECKING:
-    from engine.semantic import SemanticIndex
+    from engine.search.semantic import SemanticIndex
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class Engine:
         """The encoder and the vector index, loaded on first use (the model takes seconds)."""
         if self._semantic is None:
             from engine.embed.transformer import load_encoder
-            from engine.semantic import SemanticIndex
+            from engine.search.semantic import SemanticIndex
 
             encoder = load_encoder(self.config.embed, self.data_dir / "cache")
             self._semantic = SemanticIndex(self.store, encoder, self.data_dir, self.config.index)
@@ -71,7 +71,7 @@ class Engine:
 
     def forget_vectors(self) -> None:
         """Drop every stored vector and the model record, so the next index re-embeds all."""
-        from engine.semantic import VECTORS_FILE_NAME
+        from engine.search.semantic import VECTORS_FILE_NAME
 
         if self._semantic is not None:
             raise RuntimeError("forget_vectors must run before the semantic index is opened")

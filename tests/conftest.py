@@ -40,8 +40,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def passage_tokenizer():  # type: ignore[no-untyped-def]
-    from engine.chunk import PassageTokenizer
     from engine.embed.model_dir import resolve_model_dir
+    from engine.ingest.chunk import PassageTokenizer
 
     return PassageTokenizer.from_model_dir(resolve_model_dir(""))
 

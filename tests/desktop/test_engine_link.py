@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from desktop.engine_link import CLIENT_NAME, EngineLink
-from engine import protocol
-from engine.runtime import INFO_FILE, engine_running
+from engine.serve import protocol
+from engine.serve.runtime import INFO_FILE, engine_running
 from tests.helpers.fake_engine import FAKE_VERSION, FakeEngine, Recording
 
 pytestmark = pytest.mark.gui

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from desktop.engine_link import EngineLink
 from desktop.main_window import MainWindow
 from desktop.results_model import ResultRole
-from engine import protocol
+from engine.serve import protocol
 from tests.helpers.fake_engine import FakeEngine
 
 pytestmark = pytest.mark.gui

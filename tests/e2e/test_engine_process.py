@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.client import EngineClient
+from engine.serve.client import EngineClient
 from tests.helpers.documents import write_docx, write_html, write_md, write_pdf, write_txt
 from tests.helpers.engine_process import (
     engine_env,

@@ -11,8 +11,8 @@ import pytest
 from desktop.engine_link import EngineLink
 from desktop.main_window import MainWindow
 from desktop.results_model import ResultRole
-from engine.client import EngineClient
-from engine.runtime import engine_running
+from engine.serve.client import EngineClient
+from engine.serve.runtime import engine_running
 from tests.helpers.documents import write_docx, write_md, write_txt
 
 pytestmark = [pytest.mark.gui, pytest.mark.e2e, pytest.mark.model]

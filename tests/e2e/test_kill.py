@@ -13,7 +13,7 @@ import pytest
 
 from engine.config import IndexConfig
 from engine.core import Engine
-from engine.semantic import VECTORS_FILE_NAME, from_blobs
+from engine.search.semantic import VECTORS_FILE_NAME, from_blobs
 from engine.store.keyword import keyword_search
 from engine.vectors import VectorIndex
 from tests.helpers.documents import write_pdf

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from engine import protocol
-from engine.client import EngineClient
+from engine.serve import protocol
+from engine.serve.client import EngineClient
 from tests.helpers.engine_process import running_engine
 
 pytestmark = [pytest.mark.e2e]

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engine.client import EngineClient
+from engine.serve.client import EngineClient
 
 T = TypeVar("T")
 

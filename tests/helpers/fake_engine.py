@@ -1,7 +1,7 @@
 """A stand-in engine for desktop tests: the real protocol on a real Unix socket, in threads.
 
-It takes the data dir's lock the way `engine.server.EngineLock` does and writes
-`engine.json` and `engine.token`, so `engine.runtime.engine_running` and any client see a
+It takes the data dir's lock the way `engine.serve.server.EngineLock` does and writes
+`engine.json` and `engine.token`, so `engine.serve.runtime.engine_running` and any client see a
 running engine. It records every request, answers from scripted or recorded replies, pushes
 events, and can crash. Plain sockets and threads, no Qt, so it needs no event loop.
 
@@ -29,8 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine import protocol
-from engine.runtime import (
+from engine.serve import protocol
+from engine.serve.runtime import (
     INFO_FILE,
     LOCK_FILE,
     TOKEN_FILE,

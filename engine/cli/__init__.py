@@ -1,0 +1,1 @@
+"""The `dowse` command line: each command, its rendering, `doctor` and `eval`."""

@@ -1,0 +1,104 @@
+"""The `dowse` command line's grammar: every command, its flags, and what they turn into."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from engine import __version__
+from engine.search.searcher import MODES, SearchFilters
+
+DESCRIPTION = "The `dowse` command line: index, search, status, eval, doctor, serve and gui."
+
+
+def _common(data_dir_default: Any, verbose_default: Any) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir", metavar="DIR", default=data_dir_default,
+        help="where Dowse keeps its index (also $DOWSE_DATA_DIR)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", default=verbose_default,
+                        help="log more")
+    return common
+
+
+def _parse_date(text: str) -> float:
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (use YYYY-MM-DD): {text}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dowse", description=DESCRIPTION, parents=[_common(None, False)]
+    )
+    parser.add_argument("--version", action="version", version=f"dowse {__version__}")
+    # Given after the command, --data-dir and -v override the same options given before it;
+    # SUPPRESS keeps a subcommand's absent option from resetting the one given before it.
+    common = _common(argparse.SUPPRESS, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gui = sub.add_parser("gui", parents=[common], help="open the desktop app")
+    gui.add_argument("--pin", action="append", default=[], metavar="PATH")
+    sub.add_parser("serve", parents=[common], help="run the engine process")
+
+    index = sub.add_parser("index", parents=[common], help="pin folders and index them")
+    index.add_argument("paths", nargs="+", metavar="PATH")
+    index.add_argument(
+        "--keyword-only", action="store_true", help="skip embedding (keyword search only)"
+    )
+    index.add_argument(
+        "--reindex", action="store_true", help="re-embed every passage (after changing model)"
+    )
+
+    search = sub.add_parser("search", parents=[common], help="search the index")
+    search.add_argument("query", metavar="QUERY")
+    search.add_argument("--mode", choices=MODES, default=None)
+    search.add_argument("--k", type=int, default=None, help="number of files to return")
+    search.add_argument("--explain", action="store_true", help="say why each result matched")
+    search.add_argument("--json", action="store_true", help="print one JSON object")
+    search.add_argument("--folder", action="append", default=[], help="only under this folder")
+    search.add_argument("--type", action="append", default=[], help="only this suffix, e.g. pdf")
+    search.add_argument("--after", type=_parse_date, help="modified on or after YYYY-MM-DD")
+    search.add_argument("--before", type=_parse_date, help="modified on or before YYYY-MM-DD")
+
+    status = sub.add_parser("status", parents=[common], help="show what is indexed")
+    status.add_argument("--json", action="store_true")
+
+    ev = sub.add_parser("eval", parents=[common], help="measure quality on a BEIR folder")
+    ev.add_argument("dataset", metavar="DATASET_DIR")
+    ev.add_argument("--mode", choices=MODES, default="hybrid")
+    ev.add_argument("--json", action="store_true")
+
+    doctor = sub.add_parser(
+        "doctor", parents=[common], help="check this install; exit status 1 on a problem"
+    )
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def search_filters(args: argparse.Namespace) -> SearchFilters:
+    folders = tuple(os.path.abspath(Path(f).expanduser()) for f in args.folder)
+    return SearchFilters(
+        folders=folders,
+        suffixes=tuple(args.type),
+        modified_after=args.after,
+        modified_before=args.before,
+    )
+
+
+def folder_arguments(paths: Sequence[str]) -> list[Path] | None:
+    folders = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.is_dir():
+            print(f"dowse: not a folder: {raw}", file=sys.stderr)
+            return None
+        folders.append(path.resolve())
+    return folders

@@ -1,0 +1,124 @@
+"""The `dowse` command line: index, search, status, eval, doctor, serve and gui."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from engine.cli.arguments import build_parser, folder_arguments, search_filters
+from engine.cli.render import ProgressBar, print_summary, write_response, write_status
+from engine.config import ConfigError, resolve_data_dir
+from engine.embed.model_dir import ModelNotFoundError
+from engine.logs import configure_logging
+from engine.search.semantic import ModelMismatchError
+from engine.serve.runtime import engine_running
+from engine.store import SchemaTooNewError
+
+if TYPE_CHECKING:
+    from engine.core import Engine
+
+log = logging.getLogger(__name__)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # serve and gui also log to a rotating file in the user's state folder (engine.logs).
+    configure_logging(args.command, args.verbose)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"dowse: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (ModelMismatchError, ModelNotFoundError, SchemaTooNewError) as exc:
+        print(f"dowse: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ndowse: interrupted; everything indexed so far is kept.", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    data_dir = resolve_data_dir(args.data_dir)
+    if args.command == "gui":
+        # The desktop package is imported only here, so the engine never depends on Qt.
+        try:
+            gui = importlib.import_module("desktop.app")
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("desktop", "desktop.app"):
+                raise
+            print(
+                "dowse gui: the desktop app is not part of this build yet; use "
+                "`dowse index PATH` and `dowse search QUERY` meanwhile.",
+                file=sys.stderr,
+            )
+            return 2
+        return int(gui.main(data_dir=data_dir, pin=args.pin))
+    if args.command == "serve":
+        from engine.serve.server import EngineAlreadyRunningError, run_serve
+
+        try:
+            run_serve(data_dir)
+        except EngineAlreadyRunningError as exc:
+            print(f"dowse serve: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "doctor":
+        from engine.cli.doctor import diagnose, write_report
+
+        report = diagnose(data_dir)
+        write_report(report, args.json, sys.stdout)
+        return 0 if report.ok else 1
+    if args.command == "eval":
+        from engine.cli.evaluate import run_eval_command
+
+        return run_eval_command(args, data_dir if args.data_dir else None)
+
+    if args.command in ("index", "search", "status") and engine_running(data_dir):
+        from engine.cli.remote import run_remote
+
+        return run_remote(args, data_dir)
+
+    from engine.core import Engine
+
+    engine = Engine(data_dir)
+    try:
+        if args.command == "index":
+            return _index(engine, args)
+        if args.command == "search":
+            return _search(engine, args)
+        if args.command == "status":
+            write_status(engine.status(), args.json, sys.stdout)
+            return 0
+    finally:
+        engine.close()
+    return 2
+
+
+def _index(engine: Engine, args: argparse.Namespace) -> int:
+    folders = folder_arguments(args.paths)
+    if folders is None:
+        return 2
+    if args.reindex:
+        engine.forget_vectors()
+    progress = ProgressBar() if sys.stderr.isatty() else None
+    if not args.keyword_only:
+        if progress:
+            print("Loading the model…", end="\r", file=sys.stderr, flush=True)
+        encoder = engine.semantic.encoder  # loaded here so a bad model fails before any work
+        if progress:
+            print(f"Model: {encoder.name}, {encoder.describe()}", file=sys.stderr)
+    summary = engine.index(folders, progress, keyword_only=args.keyword_only)
+    print_summary(summary, sys.stdout)
+    return 0
+
+
+def _search(engine: Engine, args: argparse.Namespace) -> int:
+    filters = search_filters(args)
+    response = engine.search(args.query, args.mode, args.k, filters, explain=args.explain)
+    write_response(response, args.json, sys.stdout)
+    return 0
+

@@ -1,0 +1,1 @@
+"""Search: keyword and semantic candidates, their fusion, and the word-level explanations."""

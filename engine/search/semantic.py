@@ -1,0 +1,235 @@
+"""The semantic side of the index: embeds passages, keeps the HNSW file in step with SQLite."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.config import IndexConfig
+from engine.embed.base import Encoder
+from engine.search.explain import explain_passages
+from engine.search.explanation import Explanation
+from engine.store import Store
+from engine.vectors import open_or_rebuild
+
+log = logging.getLogger(__name__)
+
+VECTORS_FILE_NAME = "vectors.hnsw"
+# Below this many allowed passages a filtered search is exact brute force over their stored
+# vectors; above it hnswlib's filtered search is used. Both keep full recall.
+EXACT_FILTER_LIMIT = 20_000
+# Best-passage cosine under which the engine says "no confident match", per model. Calibrated
+# on the shared collections (128-piece passages, bench/fusion_study.py): among queries whose
+# top-1 semantic passage is relevant, the 10th percentile of that passage's cosine was 0.604
+# (cisi), 0.615 (cranfield), 0.453 (nfcorpus) and 0.541 (scifact); the lowest is the
+# threshold, so nine in ten such answers stay confident.
+CONFIDENCE_THRESHOLDS = {"all-MiniLM-L6-v2": 0.45}
+DEFAULT_CONFIDENCE = 0.5
+
+
+class ModelMismatchError(RuntimeError):
+    """The index on disk was built by another model or with another vector dimension."""
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float16).tobytes()
+
+
+def from_blobs(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    if not blobs:
+        return np.empty((0, dim), dtype=np.float32)
+    vectors = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), dim)
+    vectors = vectors.astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)  # type: ignore[no-any-return]
+
+
+class SemanticIndex:
+    """Implements the indexer's PassageVectors and the searcher's SemanticSide."""
+
+    def __init__(
+        self, store: Store, encoder: Encoder, data_dir: Path, config: IndexConfig
+    ) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.dim = encoder.dim
+        self.confidence_threshold = CONFIDENCE_THRESHOLDS.get(encoder.name, DEFAULT_CONFIDENCE)
+        self._check_model()
+        self._dirty = False
+        self.embedded_passages = 0  # since this process opened the index
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
+        expected = self._labels_in_store()
+        self.index, report = open_or_rebuild(
+            data_dir / VECTORS_FILE_NAME, self.dim, config, expected, self._fetch
+        )
+        if report.rebuilt or report.added or report.removed:
+            log.info("vector index repaired from SQLite: %s", report)
+
+    # -- consistency ------------------------------------------------------------------------
+
+    def _check_model(self) -> None:
+        name, dim = self.store.get_meta("model_name"), self.store.get_meta("model_dim")
+        if name is None:
+            with self.store.transaction():
+                self.store.set_meta("model_name", self.encoder.name)
+                self.store.set_meta("model_dim", str(self.dim))
+            return
+        if name != self.encoder.name or dim != str(self.dim):
+            raise ModelMismatchError(
+                f"this index was built with the model {name} ({dim} dimensions), but the "
+                f"configured model is {self.encoder.name} ({self.dim} dimensions). Re-index "
+                "with `dowse index --reindex PATH…` to embed everything with the new model, "
+                "or set embed.model_path back."
+            )
+
+    def _labels_in_store(self) -> set[int]:
+        rows = self.store.conn.execute("SELECT id FROM chunks WHERE vector IS NOT NULL")
+        return {int(r[0]) for r in rows}
+
+    def _stored(
+        self, chunk_ids: Iterable[int], store: Store | None = None
+    ) -> tuple[list[int], np.ndarray]:
+        """The ids among `chunk_ids` that have a stored vector, in order, and those vectors."""
+        conn = (store or self.store).conn
+        ids = list(chunk_ids)
+        blobs: dict[int, bytes] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = conn.execute(
+                f"SELECT id, vector FROM chunks WHERE id IN ({marks}) AND vector IS NOT NULL",
+                part,
+            )
+            blobs.update({int(r[0]): bytes(r[1]) for r in rows})
+        found = [i for i in ids if i in blobs]
+        return found, from_blobs([blobs[i] for i in found], self.dim)
+
+    def _fetch(self, labels: Sequence[int]) -> np.ndarray:
+        found, vectors = self._stored(labels)
+        if len(found) != len(labels):
+            raise KeyError(f"{len(labels) - len(found)} chunks have no stored vector")
+        return vectors
+
+    # -- indexing (PassageVectors) ----------------------------------------------------------
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded_passages += len(texts)
+        return self.encoder.encode_passages(texts)
+
+    def vector_column(self, vectors: np.ndarray) -> list[dict[str, Any]]:
+        return [{"vector": to_blob(v)} for v in vectors]
+
+    def blob_vectors(self, blobs: Sequence[bytes]) -> np.ndarray:
+        return from_blobs(blobs, self.dim)
+
+    def apply(self, removed: Sequence[int], added: Sequence[int], vectors: np.ndarray) -> None:
+        if removed:
+            self.index.delete(np.asarray(removed, dtype=np.int64))
+            self._dirty = True
+        if added:
+            self.index.add(np.asarray(added, dtype=np.int64), vectors)
+            self._dirty = True
+
+    def checkpoint(self) -> None:
+        if self._dirty:
+            self.index.save()
+            self._dirty = False
+
+    def embed_missing(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Embed passages stored without a vector (a keyword-only index, or a new model)."""
+        count_sql = "SELECT COUNT(*) FROM chunks WHERE vector IS NULL"
+        total = int(self.store.conn.execute(count_sql).fetchone()[0])
+        done = 0
+        while True:
+            rows = self.store.conn.execute(
+                "SELECT id, text FROM chunks WHERE vector IS NULL ORDER BY id LIMIT 512"
+            ).fetchall()
+            if not rows:
+                break
+            ids = [int(r[0]) for r in rows]
+            vectors = self.encoder.encode_passages([str(r[1]) for r in rows])
+            with self.store.transaction() as conn:
+                conn.executemany(
+                    "UPDATE chunks SET vector = ? WHERE id = ?",
+                    [(to_blob(v), i) for i, v in zip(ids, vectors, strict=True)],
+                )
+            self.apply([], ids, vectors)
+            done += len(ids)
+            if progress:
+                progress(done, total)
+        self.checkpoint()
+        return done
+
+    # -- searching (SemanticSide) -----------------------------------------------------------
+
+    def query_vector(self, query: str) -> np.ndarray:
+        with self._query_lock:
+            cached = self._query_cache.get(query)
+        if cached is None:
+            cached = self.encoder.encode_queries([query])[0]
+            with self._query_lock:
+                self._query_cache[query] = cached
+                if len(self._query_cache) > 64:
+                    self._query_cache.popitem(last=False)
+        return cached
+
+    def reader(self, store: Store) -> SemanticReader:
+        """The search side reading stored vectors through `store`: one per thread."""
+        return SemanticReader(self, store)
+
+    def nearest(
+        self, query: str, k: int, allowed: set[int] | None, store: Store | None = None
+    ) -> list[tuple[int, float]]:
+        vector = self.query_vector(query)
+        if allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT:
+            ids, vectors = self._stored(sorted(allowed), store)
+            sims = vectors @ vector if ids else np.empty(0)
+            order = np.argsort(-sims)[:k]
+            return [(ids[i], float(sims[i])) for i in order]
+        predicate: Callable[[int], bool] | None = None
+        if allowed is not None:
+            allowed_ids = allowed
+            predicate = allowed_ids.__contains__
+        labels, scores = self.index.search(vector, k, predicate)
+        pairs = zip(labels[0], scores[0], strict=True)
+        return [(int(label), float(score)) for label, score in pairs]
+
+    def similarities(
+        self, query: str, chunk_ids: Sequence[int], store: Store | None = None
+    ) -> dict[int, float]:
+        ids, vectors = self._stored(dict.fromkeys(chunk_ids), store)
+        if not ids:
+            return {}
+        sims = vectors @ self.query_vector(query)
+        return {cid: float(s) for cid, s in zip(ids, sims, strict=True)}
+
+    def explain(self, query: str, passages: Sequence[tuple[str, int]]) -> list[Explanation]:
+        return explain_passages(self.encoder, query, passages)
+
+    def close(self) -> None:
+        self.checkpoint()
+
+
+class SemanticReader:
+    """SemanticSide for a search thread: the shared encoder and index, this thread's store."""
+
+    def __init__(self, owner: SemanticIndex, store: Store) -> None:
+        self.owner = owner
+        self.store = store
+        self.confidence_threshold = owner.confidence_threshold
+
+    def nearest(self, query: str, k: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+        return self.owner.nearest(query, k, allowed, self.store)
+
+    def similarities(self, query: str, chunk_ids: Sequence[int]) -> dict[int, float]:
+        return self.owner.similarities(query, chunk_ids, self.store)
+
+    def explain(self, query: str, passages: Sequence[tuple[str, int]]) -> list[Explanation]:
+        return self.owner.explain(query, passages)

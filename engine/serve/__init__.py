@@ -1,0 +1,1 @@
+"""The engine process: its wire protocol, runtime files, server, service and client."""

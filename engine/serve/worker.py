@@ -1,0 +1,393 @@
+"""The engine's one writer: a low-priority thread that scans, indexes and checkpoints.
+
+Everything that changes the index runs here, in order: commands handed over by requests
+(pin, unpin, re-index), scans of pinned folders, and the work queue. The model loads beside
+it on its own thread and connection, and the queue waits for it. Searches never run here; the
+worker steps aside while one runs (engine.serve.query_gate).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.config import Config
+from engine.embed.model_dir import resolve_model_dir
+from engine.extract.isolated import IsolatedExtractor
+from engine.ingest.chunk import PassageTokenizer
+from engine.ingest.indexer import FileOutcome, Indexer
+from engine.ingest.status import RunStats
+from engine.ingest.walk import FolderWalker
+from engine.ingest.watch import FolderWatcher, WatchBatch
+from engine.serve import protocol
+from engine.serve.model_loader import load_semantic, model_name
+from engine.serve.query_gate import GatedVectors, QueryGate
+from engine.store import Store
+from engine.store import queue as work_queue
+
+if TYPE_CHECKING:
+    from engine.search.semantic import SemanticIndex
+
+log = logging.getLogger(__name__)
+
+BATCH_FILES = 32  # queue entries claimed at once; small, so commands never wait long
+WORKER_NICE = 10
+
+
+def lower_priority() -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+    except (AttributeError, OSError):  # not Linux: the thread keeps normal priority
+        pass
+
+
+class IndexWorker:
+    def __init__(
+        self,
+        data_dir: Path,
+        config: Config,
+        publish: Callable[[protocol.Message], None],
+        gate: QueryGate,
+        thread_store: Callable[[], Store],
+    ) -> None:
+        self.data_dir = data_dir
+        self.config = config
+        self.publish = publish
+        self.gate = gate
+        self._thread_store = thread_store  # for the watcher's thread
+        self.store = Store.open_in(data_dir)  # the worker's own connection
+        self._model_store: Store | None = None
+        self.stats = RunStats()
+        self.activity = "starting"
+        self.semantic: SemanticIndex | None = None
+        self.model: dict[str, str] = {"model": "", "device": "", "precision": "", "note": ""}
+        self.totals = {"embedded": 0, "reused": 0, "moved": 0, "removed": 0}
+        self._tokenizer = PassageTokenizer.from_model_dir(
+            resolve_model_dir(config.embed.model_path), config.chunk.max_tokens
+        )
+        self._extractor = IsolatedExtractor(
+            config.extract.timeout_seconds, config.extract.max_file_bytes
+        )
+        self._cond = threading.Condition()
+        self._commands: deque[tuple[Callable[[], str], Future[str]]] = deque()
+        self._scans: set[int] = set()
+        self.paused = False
+        self._paused_folders: set[int] = set()
+        self._stopping = False
+        self._roots: dict[int, Path] = {}  # folder id -> pinned path, for watched folders
+        self._watcher = FolderWatcher(
+            self._on_watcher_batch,
+            debounce=config.watch.debounce_seconds,
+            poll_interval=config.watch.poll_seconds,
+        )
+        self._thread = threading.Thread(target=self._run, name="dowse-worker", daemon=True)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for folder_id, path, _state in self.store.folders():
+            self._watch(folder_id, Path(path))
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._watcher.close()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._extractor.close()
+        if self.semantic is not None:
+            self.semantic.close()
+        if self._model_store is not None:
+            self._model_store.close()
+        self.store.close()
+
+    # -- commands (built on any thread, run on the worker's) ---------------------------------
+
+    def submit(self, command: Callable[[], str]) -> Future[str]:
+        future: Future[str] = Future()
+        with self._cond:
+            self._commands.append((command, future))
+            self._cond.notify_all()
+        return future
+
+    def pin_folder(self, root: Path) -> str:
+        folder_id = self.store.pin_folder(str(root))
+        mode = self._watch(folder_id, root)
+        # Scanned now, so when the reply arrives the folder's work is already queued.
+        queued = self._scan(folder_id)
+        return f"pinned {root}: {queued} file(s) to look at, watched {mode}"
+
+    def unpin_folder(self, root: str, path: str) -> str:
+        match = [fid for fid, p, _ in self.store.folders() if p == root]
+        if not match:
+            raise ValueError(f"not pinned: {path}")
+        self._watcher.unwatch(Path(root))
+        self._roots.pop(match[0], None)
+        self._scans.discard(match[0])
+        removed = self.store.unpin_folder(root) or []
+        if removed and self.semantic is not None:
+            self.semantic.apply(removed, [], np.empty((0, 0), np.float32))
+        self.publish(protocol.FolderState(path=root, state="unpinned", watch="none"))
+        return f"unpinned {root}; {len(removed)} passages removed"
+
+    def reindex_path(self, target: str, path: str) -> str:
+        rows = self.store.files_under(target)
+        with self.store.transaction() as conn:
+            # Clearing the hash makes the worker read the file again, not trust its mtime.
+            conn.executemany(
+                "UPDATE files SET hash = NULL, size = -1 WHERE id = ?",
+                [(r.id,) for r in rows],
+            )
+            work_queue.enqueue(
+                conn, [(r.path, r.folder_id, r.size, r.mtime) for r in rows],
+                work_queue.PRIORITY_EDIT,
+            )
+        if not rows:
+            raise ValueError(f"nothing indexed at {path}")
+        return f"{len(rows)} file(s) queued"
+
+    def set_paused(self, paused: bool, path: str | None = None) -> None:
+        """Pause or resume all indexing, or one pinned folder's."""
+        if path is None:
+            with self._cond:
+                self.paused = paused
+                self._cond.notify_all()
+            targets = list(self._roots.items())
+        else:
+            root = Path(os.path.abspath(os.path.expanduser(path)))
+            targets = [(f, r) for f, r in list(self._roots.items()) if r == root]
+            if not targets:
+                raise ValueError(f"not pinned: {path}")
+            with self._cond:
+                (self._paused_folders.add if paused else self._paused_folders.discard)(
+                    targets[0][0]
+                )
+                self._cond.notify_all()
+        for folder_id, root in targets:
+            self._publish_folder(folder_id, root, "paused" if paused else "indexing")
+
+    def watch_modes(self) -> dict[str, str]:
+        return {str(r): self._watcher.mode(r) or "none" for r in list(self._roots.values())}
+
+    def paused_folder_paths(self) -> set[str]:
+        everything = self.paused
+        return {
+            str(r) for f, r in list(self._roots.items()) if everything or f in self._paused_folders
+        }
+
+    # -- watching ---------------------------------------------------------------------------
+
+    def _watch(self, folder_id: int, root: Path) -> str:
+        self._roots[folder_id] = root
+        if not root.is_dir():
+            self._publish_folder(folder_id, root, "missing")
+            return "none"
+        mode = self._watcher.mode(root) or self._watcher.watch(root)
+        self._publish_folder(folder_id, root, "scanning")
+        return mode
+
+    def _on_watcher_batch(self, batch: WatchBatch) -> None:
+        """On the watcher's thread: queue what changed; the worker does the rest."""
+        folder_id = next((f for f, r in list(self._roots.items()) if r == batch.root), None)
+        if folder_id is None:
+            return
+        if batch.overflowed or batch.rescan or any(
+            p.name == ".gitignore" for p in (*batch.changed, *batch.removed)
+        ):
+            with self._cond:
+                self._scans.add(folder_id)
+                self._cond.notify_all()
+        paths = set(batch.changed) | set(batch.removed)
+        for src, dest in batch.moved:
+            paths.update((src, dest))  # the worker recognises the move by content
+        if not paths:
+            return
+        store = self._thread_store()
+        walker = FolderWalker(batch.root, self.config.walk)
+        entries = []
+        for path in paths:
+            if walker.is_included(path) or store.file_by_path(str(path)) is not None:
+                entries.append((str(path), folder_id, 0, time.time()))
+        if entries:
+            with store.transaction() as conn:
+                work_queue.enqueue(conn, entries, work_queue.PRIORITY_EDIT)
+            with self._cond:
+                self._cond.notify_all()
+
+    # -- the worker -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        lower_priority()
+        try:
+            # The model loads beside the worker, so pins and scans are taken at once; the
+            # queue itself waits for the model.
+            self.activity = "loading model"
+            threading.Thread(target=self._load_model, name="dowse-model", daemon=True).start()
+            self._work()
+        except Exception:
+            log.exception("the indexing worker stopped on an unexpected error")
+            self.activity = "failed"
+
+    def _load_model(self) -> None:
+        lower_priority()
+        self.publish(protocol.ModelLoading(model=model_name(self.config)))
+        try:
+            loaded = load_semantic(self.data_dir, self.config)
+        except Exception as exc:
+            log.exception("the model could not be loaded")
+            self.model["note"] = f"model failed to load: {exc}"
+            self.activity = "failed"
+            return
+        self._model_store = loaded.store
+        self.model = loaded.record
+        with self._cond:
+            self.semantic = loaded.semantic
+            self._cond.notify_all()
+        self.publish(protocol.ModelReady(
+            model=loaded.record["model"], device=loaded.record["device"],
+            precision=loaded.record["precision"],
+        ))
+
+    def _indexer(self) -> Indexer:
+        vectors = GatedVectors(self.semantic, self.gate) if self.semantic is not None else None
+        return Indexer(
+            self.store, self.config, self._tokenizer, vectors,
+            extract=self._extractor.extract, on_file=self._on_file,
+        )
+
+    def _work(self) -> None:
+        indexer = self._indexer()
+        waiting_for_model = True
+        self._scans.update(self._roots)  # reconcile every pinned folder at start-up
+        last_scan = time.monotonic()
+        last_checkpoint = time.monotonic()
+        reconcile_every = self.config.watch.reconcile_minutes * 60
+        while True:
+            with self._cond:
+                if self._stopping:
+                    break
+                command = self._commands.popleft() if self._commands else None
+                paused = self.paused
+            if command is not None:
+                self._run_command(*command)
+                continue
+            if paused:
+                self._wait(None)
+                continue
+            if time.monotonic() - last_scan > reconcile_every:
+                self._scans.update(self._roots)
+                last_scan = time.monotonic()
+            if self._scans:
+                self._scan(next(iter(self._scans)))
+                continue
+            if waiting_for_model:
+                if self.semantic is None:
+                    if self.activity != "failed":
+                        self.activity = "loading model"
+                    self._wait(0.5)
+                    continue
+                waiting_for_model = False
+                indexer = self._indexer()  # now with the semantic side
+            batch = work_queue.next_batch(
+                self.store.conn, BATCH_FILES, skip_folders=tuple(self._paused_folders)
+            )
+            if batch:
+                self.activity = "indexing"
+                self.stats.begin_if_idle()
+                summary = indexer.index_queued(batch, self._walkers())
+                self.stats.done += len(batch)
+                self.stats.bytes += summary.bytes
+                self.totals["reused"] += summary.reused
+                self.totals["moved"] += summary.moved
+                self._publish_progress()
+                if time.monotonic() - last_checkpoint > self.config.watch.checkpoint_seconds:
+                    self._checkpoint()
+                    last_checkpoint = time.monotonic()
+                continue
+            if self.activity != "idle":
+                self._checkpoint()
+                last_checkpoint = time.monotonic()
+                self.activity = "idle"
+                self.stats.end()
+                self._publish_progress()
+                for folder_id, root in list(self._roots.items()):
+                    self._publish_folder(folder_id, root, "idle")
+            self._wait(max(0.0, reconcile_every - (time.monotonic() - last_scan)))
+
+    def _wait(self, timeout: float | None) -> None:
+        with self._cond:
+            if not self._stopping and not self._commands:
+                self._cond.wait(timeout)
+
+    def _run_command(self, command: Callable[[], str], future: Future[str]) -> None:
+        try:
+            future.set_result(command())
+        except Exception as exc:
+            if not isinstance(exc, ValueError | OSError):
+                log.exception("engine command failed")
+            future.set_exception(exc)
+
+    def _scan(self, folder_id: int) -> int:
+        """Queue what changed in a pinned folder since it was last seen; returns how many."""
+        self._scans.discard(folder_id)
+        root = self._roots.get(folder_id)
+        if root is None:
+            return 0
+        if not root.is_dir():
+            # An unmounted drive looks like an empty folder: keep its index until it is back.
+            self._publish_folder(folder_id, root, "missing")
+            return 0
+        self.activity = "scanning"
+        self._publish_folder(folder_id, root, "scanning")
+        changed, gone = self._indexer().scan_folder(folder_id, root)
+        entries = [(str(f.path), folder_id, f.size, f.mtime) for f in changed]
+        entries += [(row.path, folder_id, 0, 0.0) for row in gone]
+        if entries:
+            with self.store.transaction() as conn:
+                work_queue.enqueue(conn, entries, work_queue.PRIORITY_SCAN)
+        self._publish_folder(folder_id, root, "indexing" if entries else "idle")
+        return len(entries)
+
+    def _walkers(self) -> dict[int, FolderWalker]:
+        return {fid: FolderWalker(root, self.config.walk) for fid, root in self._roots.items()}
+
+    def _checkpoint(self) -> None:
+        if self.semantic is not None:
+            self.semantic.checkpoint()
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _on_file(self, outcome: FileOutcome) -> None:
+        self.stats.current = outcome.path
+        if outcome.state == "indexed":
+            self.publish(protocol.FileIndexed(
+                path=outcome.path, passages=outcome.passages, embedded=outcome.embedded
+            ))
+        elif outcome.state == "failed":
+            self.stats.failed += 1
+            self.publish(protocol.FileFailed(path=outcome.path, reason=outcome.reason))
+
+    def _publish_progress(self) -> None:
+        queued = work_queue.queue_length(self.store.conn)
+        rate = self.stats.rate()
+        self.publish(protocol.Progress(
+            queued=queued, done=self.stats.done, failed=self.stats.failed,
+            bytes=self.stats.bytes, rate=round(rate, 2),
+            eta_seconds=round(queued / rate, 1) if rate > 0 and queued else None,
+            current=self.stats.current,
+        ))
+
+    def _publish_folder(self, folder_id: int, root: Path, state: str) -> None:
+        watch = self._watcher.mode(root) or "none"
+        self.publish(protocol.FolderState(path=str(root), state=state, watch=watch))
