@@ -112,6 +112,29 @@ class GetText(Message):
 
 
 @dataclass(frozen=True)
+class Similar(Message):
+    """"More like this": passages near one indexed passage's stored vector; replies as search."""
+
+    TYPE: ClassVar[str] = "similar"
+    path: str
+    page: int | None = None  # the passage on this page (PDF) ...
+    start: int | None = None  # ... or the one holding this character offset; else the first
+    k: int | None = None
+
+
+@dataclass(frozen=True)
+class GetPage(Message):
+    """One page of a document drawn as an image, with the regions of the given passage."""
+
+    TYPE: ClassVar[str] = "get_page"
+    path: str
+    page: int  # 1-based, as results report it
+    start: int | None = None  # the passage to mark, in the offsets results use
+    end: int | None = None
+    width: int = 800  # pixels
+
+
+@dataclass(frozen=True)
 class Subscribe(Message):
     """From now on, push events to this connection."""
 
@@ -158,6 +181,17 @@ class FileText(Message):
     path: str
     text: str  # offsets in results index into this text
     complete: bool  # False when only the indexed passages were kept (gaps are blank)
+
+
+@dataclass(frozen=True)
+class PageImage(Message):
+    TYPE: ClassVar[str] = "page_image"
+    path: str
+    page: int
+    png: str  # base64 of the PNG
+    width: int
+    height: int
+    regions: tuple[tuple[float, float, float, float], ...] = ()  # x0, y0, x1, y1 in 0..1
 
 
 @dataclass(frozen=True)
@@ -231,15 +265,16 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls
     for cls in (
         Hello, Search, Pin, Unpin, Pause, Resume, Status, ListErrors, Reindex, GetText,
-        Subscribe, Shutdown, Welcome, SearchResults, StatusReport, ErrorList, FileText, Done,
-        Error, ModelLoading, ModelReady, Progress, FileIndexed, FileFailed, FolderState,
+        Similar, GetPage, Subscribe, Shutdown, Welcome, SearchResults, StatusReport, ErrorList,
+        FileText, PageImage, Done, Error, ModelLoading, ModelReady, Progress, FileIndexed,
+        FileFailed, FolderState,
     )
 }
 REQUEST_TYPES = frozenset(
     cls.TYPE
     for cls in (
         Hello, Search, Pin, Unpin, Pause, Resume, Status, ListErrors, Reindex, GetText,
-        Subscribe, Shutdown,
+        Similar, GetPage, Subscribe, Shutdown,
     )
 )
 
