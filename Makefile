@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: run test lint bench screenshots setup clean test-install bundle
+.PHONY: run test lint bench screenshots setup clean test-install test-torture bundle
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -18,11 +18,24 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# OCR (images, scanned PDFs) uses Tesseract, a system package: without it Dowse runs, leaves
+# pictures of pages unread, and the OCR tests skip, each saying why.
+OCR_NOTE = @command -v tesseract >/dev/null || echo "note: tesseract is not installed, so images \
+and scanned PDFs are not read and their tests skip (apt-get install tesseract-ocr)"
+
 run: $(STAMP)
+	$(OCR_NOTE)
 	QT_QPA_PLATFORM= $(BIN)/dowse gui
 
 test: $(STAMP)
+	$(OCR_NOTE)
 	$(BIN)/python -m pytest
+
+# The slow fault tests: 100 SIGKILLs while indexing, a storm of 10,000 file events, a full
+# re-index after rebuilding a damaged database (tens of minutes on a laptop).
+test-torture: $(STAMP)
+	$(BIN)/python -m pytest -m slow -s tests/e2e/test_kill.py tests/e2e/test_event_storm.py \
+		tests/e2e/test_damaged_data_dir.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine desktop tests bench
@@ -31,6 +44,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/index_throughput.py
+	$(BIN)/python bench/ocr_throughput.py
 
 screenshots: $(STAMP)
 	$(BIN)/python -m desktop.screenshots docs/screenshots

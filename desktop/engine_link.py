@@ -9,48 +9,28 @@ skipped. When the connection drops it says so, then reconnects with backoff.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
 import logging
-import sys
-import time
-from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtNetwork import QLocalSocket
 
-from desktop.engine_process import log_tail, process_alive, read_target, spawn_engine
-from desktop.signals import emit_signal
+from desktop.engine_lines import LineSplitter, salvage_id
+from desktop.engine_process import read_target
+from desktop.engine_signals import EngineSignals
+from desktop.engine_spawner import Backoff, EngineSpawner
+from desktop.signals import emit_signal, guarded
 from engine.serve import protocol
 from engine.serve.runtime import engine_running
 
 log = logging.getLogger(__name__)
+_guarded = guarded(log, "engine link")
 
 CLIENT_NAME = "dowse-desktop"
 SPAWN_POLL_MS = 100  # how often to look for an engine that is starting
-SPAWN_TIMEOUT_S = 60.0  # how long an engine we started may take to listen
 HANDSHAKE_TIMEOUT_MS = 10_000  # a connected engine must welcome us within this long
-BACKOFF_MS = (200, 500, 1000, 2000, 5000)  # between reconnection attempts; the last repeats
-REAP_INTERVAL_MS = 1000  # how often to collect the exit status of engines we started
 MAX_PENDING_BYTES = 16 * protocol.MAX_MESSAGE_BYTES  # an unfinished line longer is skipped
-
-F = TypeVar("F", bound=Callable[..., None])
-
-
-def _guarded(slot: F) -> F:
-    """A slot that logs a bug instead of raising it into the Qt event loop."""
-
-    @functools.wraps(slot)
-    def wrapper(*args: Any) -> None:
-        try:
-            slot(*args)
-        except Exception:
-            log.exception("engine link: %s failed", slot.__name__)
-
-    return wrapper  # type: ignore[return-value]
 
 
 class _State(Enum):
@@ -61,40 +41,19 @@ class _State(Enum):
     CONNECTED = "connected"
 
 
-class EngineLink(QObject):
-    # dict and list payloads are declared `object`: PySide6 6.12's Signal(dict)/Signal(list)
-    # conversion drops a reference to every None inside (see _emit). Slots get the same dict.
-    connected = Signal(object)  # dict {"engine_version", "pid"}, after welcome
-    engine_failed = Signal(str)  # could not start or reach the engine, or the link dropped
-    engine_stopped = Signal()  # the link closed after shutdown_engine(); it will not heal
-    results_received = Signal(int, object)  # (request id, the search_results.response dict)
-    status_received = Signal(object)  # dict, as `dowse status --json` prints it
-    errors_received = Signal(object)  # list of {"path", "state", "reason"}
-    text_received = Signal(int, str, str)  # (request id, path, text results' offsets index)
-    request_completed = Signal(int, str)  # (request id, done.detail): pin, pause, reindex...
-    request_failed = Signal(int, str, str)  # (request id, code, message)
-    model_loading = Signal(str)
-    model_ready = Signal(str, str, str)  # model, device, precision
-    index_progressed = Signal(object)  # dict: the progress event's fields
-    file_indexed = Signal(str, int, int)  # path, passages, embedded
-    file_failed = Signal(str, str)  # path, reason
-    folder_changed = Signal(object)  # dict {"path", "state", "watch"}
-
+class EngineLink(EngineSignals):
     def __init__(self, data_dir: Path, parent: QObject | None = None, spawn: bool = True,
                  engine_command: list[str] | None = None, status_interval_ms: int = 1000) -> None:
         super().__init__(parent)
         self._data_dir = Path(data_dir)
         self._spawn = spawn
-        self._command = engine_command or [
-            sys.executable, "-m", "engine.cli", "serve", "--data-dir", str(self._data_dir),
-        ]
+        self._spawner = EngineSpawner(self._data_dir, engine_command, self)
         self._state = _State.IDLE
         self._closed = False
         self._stopping = False  # shutdown_engine() was called: never restart or reconnect
         self._socket: QLocalSocket | None = None
         self._token = ""
-        self._buffer = bytearray()
-        self._skipping = False  # inside an overlong line, until its newline
+        self._lines = LineSplitter(MAX_PENDING_BYTES)
         self._next_id = 1
         self._hello_id = 0
         self._queue: list[protocol.Message] = []  # the caller's requests, waiting for welcome
@@ -102,10 +61,7 @@ class EngineLink(QObject):
         self._internal: set[int] = set()  # the link's own subscribe and status polls
         self._status_poll_id: int | None = None
         self._latest_search_id: int | None = None
-        self._backoff_step = 0
-        self._starting_pid: int | None = None  # an engine we started that does not listen yet
-        self._start_deadline = 0.0
-        self._children: set[int] = set()  # engines we started, to reap when they exit
+        self._backoff = Backoff()
         self._last_failure: str | None = None  # already reported during this outage
 
         self._retry_timer = QTimer(self, singleShot=True)
@@ -115,8 +71,6 @@ class EngineLink(QObject):
         self._status_interval_ms = status_interval_ms  # 0: no polling
         self._status_timer = QTimer(self, interval=max(status_interval_ms, 1))
         self._status_timer.timeout.connect(self._on_status_timer_timeout)
-        self._reap_timer = QTimer(self, interval=REAP_INTERVAL_MS)
-        self._reap_timer.timeout.connect(self._on_reap_timer_timeout)
 
     # -- the caller's side ------------------------------------------------------------------
 
@@ -130,9 +84,9 @@ class EngineLink(QObject):
         """Hang up for good and emit nothing more; an engine keeps running."""
         self._closed = True
         self._state = _State.IDLE
-        for timer in (self._retry_timer, self._status_timer, self._reap_timer):
+        for timer in (self._retry_timer, self._status_timer):
             timer.stop()
-        self._on_reap_timer_timeout()  # collect an engine we started if it has exited
+        self._spawner.close()  # collect an engine we started if it has exited
         self._drop_socket()
         self._queue.clear()
         self._in_flight.clear()
@@ -160,6 +114,10 @@ class EngineLink(QObject):
     def unpin(self, path: str) -> int:
         return self._request(protocol.Unpin(path=path))
 
+    def forget(self, path: str) -> int:
+        """Unpin a folder and purge its index; request_completed says what was removed."""
+        return self._request(protocol.Forget(paths=(path,)))
+
     def pause(self, path: str | None = None) -> int:
         return self._request(protocol.Pause(path=path))
 
@@ -175,9 +133,27 @@ class EngineLink(QObject):
     def request_errors(self, limit: int = 500) -> int:
         return self._request(protocol.ListErrors(limit=limit))
 
-    def request_text(self, path: str) -> int:
-        """A file's indexed text, for a preview (text_received)."""
-        return self._request(protocol.GetText(path=path))
+    def request_text(self, path: str, start: int | None = None, end: int | None = None) -> int:
+        """A file's indexed text, for a preview (text_received); a long one comes as a window
+        around the passage [start, end)."""
+        return self._request(protocol.GetText(path=path, start=start, end=end))
+
+    def similar(self, path: str, page: int | None = None, start: int | None = None,
+                k: int | None = None) -> int:
+        """"More like this": passages near that one in meaning (similar_received)."""
+        request_id = self._request(protocol.Similar(path=path, page=page, start=start, k=k))
+        self._similar_ids.add(request_id)
+        return request_id
+
+    def request_page(self, path: str, page: int, start: int | None = None,
+                     end: int | None = None, width: int = 800) -> int:
+        """One page drawn by the engine, the passage [start, end) marked (page_received)."""
+        return self._request(protocol.GetPage(path=path, page=page, start=start, end=end,
+                                              width=width))
+
+    def rebuild_index(self) -> int:
+        """Set a damaged index aside and start afresh with the same folders (request_completed)."""
+        return self._request(protocol.Rebuild())
 
     def shutdown_engine(self) -> int:
         """Ask the engine to exit; the link then stops (engine_stopped) instead of healing."""
@@ -228,46 +204,25 @@ class EngineLink(QObject):
                 self._connect(*target)
         elif self._stopping:
             self._finish_stopping()
-        elif self._starting_pid is not None:
-            if not process_alive(self._starting_pid):
-                self._fail("the engine exited at start: " + log_tail(self._data_dir))
-            elif time.monotonic() > self._start_deadline:
-                self._fail(f"the engine did not start within {SPAWN_TIMEOUT_S:g} s")
+        elif self._spawner.starting or self._spawn:
+            if self._spawner.starting:
+                problem = self._spawner.start_problem()
             else:
+                problem = self._spawner.spawn()
+            if problem is None:
                 self._wait(SPAWN_POLL_MS)
-        elif self._spawn:
-            try:
-                pid = spawn_engine(self._command, self._data_dir)
-            except OSError as exc:
-                self._fail(f"cannot start the engine ({self._command[0]}): {exc}")
-                return
-            log.info("engine link: started the engine (pid %d) for %s", pid, self._data_dir)
-            self._starting_pid = pid
-            self._start_deadline = time.monotonic() + SPAWN_TIMEOUT_S
-            self._children.add(pid)
-            self._reap_timer.start()
-            self._wait(SPAWN_POLL_MS)
+            else:
+                self._fail(problem)
         else:
             self._fail(f"no engine is running for {self._data_dir}")
 
-    @_guarded
-    def _on_reap_timer_timeout(self) -> None:
-        self._children = {pid for pid in self._children if process_alive(pid)}
-        if not self._children:
-            self._reap_timer.stop()
-
     def _fail(self, reason: str) -> None:
         """An attempt failed: report it (once per outage and reason), then try again later."""
-        self._starting_pid = None
+        self._spawner.forget_start()
         self._drop_socket()
         self._report(reason)
         if not self._closed:
-            self._wait(self._backoff())
-
-    def _backoff(self) -> int:
-        ms = BACKOFF_MS[min(self._backoff_step, len(BACKOFF_MS) - 1)]
-        self._backoff_step += 1
-        return ms
+            self._wait(self._backoff.next_ms())
 
     def _report(self, reason: str) -> None:
         if reason != self._last_failure:
@@ -297,8 +252,7 @@ class EngineLink(QObject):
     def _drop_socket(self) -> None:
         self._handshake_timer.stop()
         self._status_timer.stop()
-        self._buffer.clear()
-        self._skipping = False
+        self._lines.clear()
         self._internal.clear()
         self._status_poll_id = None
         sock, self._socket = self._socket, None
@@ -322,7 +276,7 @@ class EngineLink(QObject):
         text = self._socket.errorString()
         if self._state is not _State.CONNECTING:
             self._lose(f"the connection to the engine failed: {text}")
-        elif self._starting_pid is not None:  # the engine we started is not listening yet
+        elif self._spawner.starting:  # the engine we started is not listening yet
             self._drop_socket()
             self._wait(SPAWN_POLL_MS)
         else:
@@ -358,7 +312,7 @@ class EngineLink(QObject):
             if not self._closed:
                 emit_signal(self.request_failed, request_id, "disconnected", reason)
         if not self._closed and not self._stopping:
-            self._wait(self._backoff())
+            self._wait(self._backoff.next_ms())
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -367,29 +321,18 @@ class EngineLink(QObject):
         sock = self._socket
         if sock is None:
             return
-        self._buffer += bytes(sock.readAll().data())
-        while self._socket is sock:
-            newline = self._buffer.find(b"\n")
-            if newline < 0:
-                if len(self._buffer) > MAX_PENDING_BYTES:
-                    log.warning("engine link: skipping an overlong line from the engine")
-                    self._buffer.clear()
-                    self._skipping = True
-                return
-            line = bytes(self._buffer[:newline])
-            del self._buffer[: newline + 1]
-            if self._skipping:
-                self._skipping = False
-            elif line.strip():
-                self._take_line(line)
+        self._lines.feed(bytes(sock.readAll().data()))
+        while self._socket is sock and (line := self._lines.next_line()) is not None:
+            self._take_line(line)
 
     def _take_line(self, line: bytes) -> None:
         try:
             message = protocol.decode(line)
         except protocol.ProtocolError as exc:
-            log.warning("engine link: skipped a bad line from the engine (%s): %.200r",
-                        exc.message, line)
-            request_id = exc.request_id if exc.request_id is not None else _salvage_id(line)
+            log.warning("engine link: skipped a bad line from the engine (%s)", exc.message)
+            # The line may hold passage text or a query: only debug logging keeps it.
+            log.debug("engine link: the bad line: %.200r", line, extra={"private": True})
+            request_id = exc.request_id if exc.request_id is not None else salvage_id(line)
             if request_id == self._status_poll_id:
                 self._status_poll_id = None
             if request_id in self._in_flight:  # fail it, or the caller would wait for ever
@@ -428,8 +371,8 @@ class EngineLink(QObject):
     def _take_welcome(self, welcome: protocol.Welcome) -> None:
         self._handshake_timer.stop()
         self._state = _State.CONNECTED
-        self._backoff_step = 0
-        self._starting_pid = None
+        self._backoff.reset()
+        self._spawner.forget_start()
         self._last_failure = None
         self._send_internal(protocol.Subscribe())
         queued, self._queue = self._queue, []
@@ -442,52 +385,3 @@ class EngineLink(QObject):
         log.info("engine link: connected to engine %s, pid %d", welcome.engine_version,
                  welcome.pid)
         emit_signal(self.connected, {"engine_version": welcome.engine_version, "pid": welcome.pid})
-
-    def _take_reply(self, request_id: int, message: protocol.Message) -> None:
-        if isinstance(message, protocol.SearchResults):
-            emit_signal(self.results_received, request_id, message.response)
-        elif isinstance(message, protocol.StatusReport):
-            emit_signal(self.status_received, message.status)
-        elif isinstance(message, protocol.ErrorList):
-            emit_signal(self.errors_received, [dict(error) for error in message.errors])
-        elif isinstance(message, protocol.FileText):
-            emit_signal(self.text_received, request_id, message.path, message.text)
-        elif isinstance(message, protocol.Done):
-            emit_signal(self.request_completed, request_id, message.detail)
-        elif isinstance(message, protocol.Error):
-            emit_signal(self.request_failed, request_id, message.code, message.message)
-        else:
-            problem = f"unexpected {message.TYPE} reply from the engine"
-            emit_signal(self.request_failed, request_id, "bad_message", problem)
-
-    def _take_event(self, message: protocol.Message) -> None:
-        if isinstance(message, protocol.Progress):
-            fields = dataclasses.asdict(message)
-            del fields["id"]
-            emit_signal(self.index_progressed, fields)
-        elif isinstance(message, protocol.FileIndexed):
-            emit_signal(self.file_indexed, message.path, message.passages, message.embedded)
-        elif isinstance(message, protocol.FileFailed):
-            emit_signal(self.file_failed, message.path, message.reason)
-        elif isinstance(message, protocol.FolderState):
-            row = {"path": message.path, "state": message.state, "watch": message.watch}
-            emit_signal(self.folder_changed, row)
-        elif isinstance(message, protocol.ModelLoading):
-            emit_signal(self.model_loading, message.model)
-        elif isinstance(message, protocol.ModelReady):
-            emit_signal(self.model_ready, message.model, message.device, message.precision)
-        elif isinstance(message, protocol.Error):
-            log.warning("engine link: the engine reports %s: %s", message.code, message.message)
-
-
-# -- helpers -----------------------------------------------------------------------------
-
-
-def _salvage_id(line: bytes) -> int | None:
-    """The id of a reply decode() refused (one too long, say), so its request can fail."""
-    try:
-        raw = json.loads(line)
-    except ValueError:
-        return None
-    request_id = raw.get("id") if isinstance(raw, dict) else None
-    return request_id if type(request_id) is int else None

@@ -1,24 +1,50 @@
-"""The status bar's account of the engine: its activity, its device, the index size."""
+"""The status bar's account of the engine: its activity, its device, the index size, and
+why indexing stopped when it did (a full disk, a damaged index, with a button to rebuild it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtWidgets import QLabel, QStatusBar
+from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar
 
 LOADING = "Loading the model… (exact-word search works now)"
+PROBLEMS = {  # status["problem"]["kind"] -> the line; the engine's whole account is its tooltip
+    "disk_full": "Indexing paused: the disk is full. It goes on by itself once there is space.",
+    "database_corrupt": "The index is damaged: searches may miss files, and nothing new is "
+                        "indexed.",
+}
+REBUILDING = "Rebuilding the index… your folders are indexed again."
 
 
 class EngineStatusLine:
-    """Three labels in a status bar, fed by the engine's status reports and events."""
+    """Three labels in a status bar, fed by the engine's status reports and events, and a
+    Rebuild button shown only while the engine reports a damaged index."""
 
-    def __init__(self, bar: QStatusBar) -> None:
+    def __init__(self, bar: QStatusBar, rebuild: Callable[[], object] | None = None) -> None:
         self.activity = QLabel("Starting the engine…")
         self.device = QLabel()
         self.size = QLabel()
+        self.rebuild_button = QPushButton("Rebuild index")
+        self.rebuild_button.setToolTip(
+            "Set the damaged index aside (nothing is deleted) and index your pinned folders "
+            "again. Your folders and settings are kept."
+        )
+        self.rebuild_button.hide()
+        self._rebuild = rebuild
+        self._rebuild_asked = False  # until the engine stops reporting the damage
+        self.rebuild_button.clicked.connect(self._on_rebuild_button_clicked)
         bar.addWidget(self.activity, 1)
+        bar.addPermanentWidget(self.rebuild_button)
         bar.addPermanentWidget(self.size)
         bar.addPermanentWidget(self.device)
+
+    def _on_rebuild_button_clicked(self) -> None:
+        if self._rebuild is not None:
+            self._rebuild()
+        self._rebuild_asked = True
+        self.rebuild_button.setEnabled(False)
+        self.say(REBUILDING)
 
     def say(self, text: str) -> None:
         self.activity.setText(text)
@@ -46,6 +72,8 @@ class EngineStatusLine:
             detail = status.get("note") or status.get("model", "")
             self.show_device(status["device"], status["precision"], detail)
         self.size.setText(f"{status.get('passages', 0):,} passages")
+        if self._show_problem(status.get("problem")):
+            return
         activity = status.get("engine", {}).get("activity", "")
         if activity == "loading model":
             self.say(LOADING)
@@ -55,6 +83,20 @@ class EngineStatusLine:
             self.say("Indexing paused")
         elif activity in ("idle", "indexing", "scanning"):
             self.say("Up to date" if activity == "idle" else "Looking for changes…")
+
+    def _show_problem(self, problem: Any) -> bool:
+        """Say why indexing stopped, if the engine says it did; False when all is well."""
+        kind = problem.get("kind") if isinstance(problem, dict) else None
+        damaged = kind == "database_corrupt"
+        self._rebuild_asked = self._rebuild_asked and damaged
+        self.rebuild_button.setVisible(damaged)
+        self.rebuild_button.setEnabled(damaged and not self._rebuild_asked)
+        self.activity.setToolTip(str(problem.get("message", "")) if kind else "")
+        if kind is None:
+            return False
+        line = REBUILDING if self._rebuild_asked else PROBLEMS.get(str(kind), str(kind))
+        self.say(line)
+        return True
 
 
 def _duration(seconds: float) -> str:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from desktop.icons import icon
 from desktop.theme import semantic_color
+from engine.serve.display import display_path
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -65,6 +66,11 @@ class ErrorsModel(QAbstractTableModel):
         )
         self.endResetModel()
 
+    def path_at(self, index: AnyIndex) -> str:
+        """The path of the row at `index`, as the engine sent it; PathRole's is only fit to
+        show, since PySide6 drops the surrogate escapes of a name that is not UTF-8."""
+        return self._rows[index.row()]["path"]
+
     def counts(self) -> tuple[int, int]:
         """(failed, skipped)."""
         failed = sum(row["state"] == "failed" for row in self._rows)
@@ -91,14 +97,14 @@ class ErrorsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             path = PurePath(row["path"])
             if column == ErrorColumn.FILE:
-                return path.name
+                return display_path(path.name)  # a name that is not UTF-8 shows U+FFFD
             if column == ErrorColumn.FOLDER:
-                return str(path.parent)
+                return display_path(str(path.parent))
             # Long reasons (a traceback's last line, say) stay one line; the tooltip has it all.
             return row["reason"].splitlines()[0] if row["reason"] else ""
         if role == Qt.ItemDataRole.ToolTipRole:
             kind = "Could not read" if failed else "Skipped"
-            return f"{kind}: {row['path']}\n{row['reason']}".rstrip()
+            return f"{kind}: {display_path(row['path'])}\n{row['reason']}".rstrip()
         if role == Qt.ItemDataRole.DecorationRole and column == ErrorColumn.FILE:
             palette = QGuiApplication.palette()
             return icon("warning", semantic_color(palette, "danger" if failed else "muted"))
@@ -114,8 +120,8 @@ class ErrorsModel(QAbstractTableModel):
 class ErrorsDialog(QDialog):
     """Lists problem files; Retry and Open folder become requests, the engine does the work."""
 
-    retry_requested = Signal(list)
-    reveal_requested = Signal(str)
+    retry_requested = Signal(object)  # [path]; paths as `object`, never through a QString
+    reveal_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -209,11 +215,14 @@ class ErrorsDialog(QDialog):
 
     def visible_paths(self) -> list[str]:
         """The paths in the table as shown, after filtering and sorting."""
-        return [self._proxy.index(n, 0).data(PathRole) for n in range(self._proxy.rowCount())]
+        return [self._path_at(self._proxy.index(n, 0)) for n in range(self._proxy.rowCount())]
 
     def selected_paths(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [self._proxy.index(row, 0).data(PathRole) for row in rows]
+        return [self._path_at(self._proxy.index(row, 0)) for row in rows]
+
+    def _path_at(self, index: QModelIndex) -> str:
+        return self.model.path_at(self._proxy.mapToSource(index))
 
     def _sync_buttons(self) -> None:
         selected = self.table.selectionModel().hasSelection()
@@ -230,7 +239,7 @@ class ErrorsDialog(QDialog):
         self._sync_buttons()
 
     def _on_table_double_clicked(self, index: QModelIndex) -> None:
-        self.reveal_requested.emit(index.siblingAtColumn(0).data(PathRole))
+        self.reveal_requested.emit(self._path_at(index))
 
     def _on_retry_button_clicked(self) -> None:
         paths = self.selected_paths()
@@ -240,6 +249,6 @@ class ErrorsDialog(QDialog):
     def _on_reveal_button_clicked(self) -> None:
         current = self.table.currentIndex()
         if current.isValid() and self.table.selectionModel().isRowSelected(current.row()):
-            self.reveal_requested.emit(current.siblingAtColumn(0).data(PathRole))
+            self.reveal_requested.emit(self._path_at(current))
         elif paths := self.selected_paths():
             self.reveal_requested.emit(paths[0])

@@ -9,6 +9,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QComboBox
 
+from engine.serve.display import display_path
+
 MODES = (("Hybrid", "hybrid"), ("By meaning", "semantic"), ("Exact words", "keyword"))
 TYPES = (("Any type", ()), ("PDF", ("pdf",)), ("Documents", ("docx", "odt", "pptx", "epub")),
          ("Text & Markdown", ("txt", "md", "rst")), ("Web pages", ("html", "htm")),
@@ -31,6 +33,7 @@ class FilterBar(QObject):
             for label, value in items:
                 box.addItem(label, value)
         self.folder_box.addItem("All folders", "")
+        self._folders: list[str] = []  # item n + 1's path: its item data would lose bytes
         for box in self.boxes():
             box.currentIndexChanged.connect(self.changed)
 
@@ -39,7 +42,8 @@ class FilterBar(QObject):
 
     def options(self) -> dict[str, Any]:
         days = self.date_box.currentData()
-        folder = self.folder_box.currentData()
+        chosen = self.folder_box.currentIndex() - 1
+        folder = self._folders[chosen] if 0 <= chosen < len(self._folders) else ""
         return {
             "mode": self.mode_box.currentData(),
             "k": RESULTS,
@@ -51,13 +55,15 @@ class FilterBar(QObject):
     def set_folders(self, paths: list[str]) -> None:
         """Offer these pinned folders, keeping the chosen one if it is still pinned."""
         box = self.folder_box
-        if paths == [box.itemData(i) for i in range(1, box.count())]:
+        if paths == self._folders:
             return
-        current = box.currentData()
+        chosen = box.currentIndex() - 1
+        current = self._folders[chosen] if 0 <= chosen < len(self._folders) else None
         box.blockSignals(True)
         box.clear()
         box.addItem("All folders", "")
         for path in paths:
-            box.addItem(Path(path).name or path, path)
-        box.setCurrentIndex(max(0, box.findData(current)))
+            box.addItem(display_path(Path(path).name or path), display_path(path))
+        self._folders = list(paths)
+        box.setCurrentIndex(paths.index(current) + 1 if current in paths else 0)
         box.blockSignals(False)

@@ -1,4 +1,4 @@
-"""The pinned folders, how far each has got, and requests to add, pause, resume or remove one."""
+"""The pinned folders, how far each has got, and requests to add, pause, resume or forget one."""
 
 from __future__ import annotations
 
@@ -35,8 +35,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.file_opener import local_path
 from desktop.icons import icon
 from desktop.theme import semantic_color
+from engine.serve.display import display_path
 
 PathRole = Qt.ItemDataRole.UserRole + 1
 RowRole = Qt.ItemDataRole.UserRole + 2
@@ -82,17 +84,20 @@ def dropped_folders(mime: QMimeData) -> list[str]:
     """The local directories in a drag; files and remote URLs are left out."""
     if not mime.hasUrls():
         return []
-    paths = (Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile())
+    paths = (Path(local_path(url)) for url in mime.urls() if url.isLocalFile())
     return [str(path) for path in paths if path.is_dir()]
 
 
 def _confirm_unpin(parent: QWidget, path: str) -> bool:
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("Remove folder")
-    box.setText(f"Stop searching “{Path(path).name or path}”?")
-    box.setInformativeText("Dowse forgets what it read there. Your files are not touched.")
-    remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
+    box.setWindowTitle("Remove folder and forget its index")
+    box.setText(f"Stop searching “{display_path(Path(path).name or path)}” and forget its index?")
+    box.setInformativeText(
+        "Dowse deletes what it read there, its words and its vectors, from the index on "
+        "disk, so no copy of them is left behind. Your files are not touched."
+    )
+    remove = box.addButton("Remove and forget", QMessageBox.ButtonRole.DestructiveRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.exec()
     return box.clickedButton() is remove
@@ -206,10 +211,11 @@ class _FolderDelegate(QStyledItemDelegate):
 class FoldersPanel(QWidget):
     """Lists pinned folders and turns clicks and drops into requests; the engine does the work."""
 
-    pin_requested = Signal(str)
-    unpin_requested = Signal(str)
-    pause_requested = Signal(str)
-    resume_requested = Signal(str)
+    # Paths go as `object`: a Signal(str) would drop the bytes of a name that is not UTF-8.
+    pin_requested = Signal(object)
+    forget_requested = Signal(object)  # remove the folder and forget its index (engine: forget)
+    pause_requested = Signal(object)
+    resume_requested = Signal(object)
     errors_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None, *,
@@ -218,6 +224,7 @@ class FoldersPanel(QWidget):
         super().__init__(parent)
         self._confirm_unpin = confirm_unpin or _confirm_unpin
         self._choose_folder = choose_folder or ask_for_folder
+        self._rows: list[dict[str, Any]] = []  # as the engine sent them, in the list's order
         self.setAcceptDrops(True)
 
         self.list = QListWidget()
@@ -239,7 +246,9 @@ class FoldersPanel(QWidget):
         self.remove_button = QPushButton(icon("remove"), "Remove")
         self.errors_button = QPushButton(icon("warning"), "Errors…")
         self.add_button.setToolTip("Pin a folder so Dowse reads it and keeps it up to date")
-        self.remove_button.setToolTip("Stop searching the selected folder; its files stay put")
+        self.remove_button.setToolTip(
+            "Remove the selected folder and forget its index; its files stay put"
+        )
         self.errors_button.setToolTip("Files that could not be read, and why")
         self.add_button.clicked.connect(self._on_add_button_clicked)
         self.pause_button.clicked.connect(self._on_pause_button_clicked)
@@ -273,6 +282,7 @@ class FoldersPanel(QWidget):
             self.list.blockSignals(False)
             if selected in paths:
                 self.list.setCurrentRow(paths.index(selected))
+        self._rows = [dict(row) for row in rows]  # paths from here: items' would lose bytes
         for number, row in enumerate(rows):
             self._fill(self.list.item(number), row)
         self._stack.setCurrentWidget(self.list if rows else self._stack.widget(0))
@@ -280,19 +290,19 @@ class FoldersPanel(QWidget):
 
     def _fill(self, item: QListWidgetItem, row: dict[str, Any]) -> None:
         badge, summary, path = folder_badge(row), folder_summary(row), str(row["path"])
-        item.setData(RowRole, dict(row))
+        item.setData(RowRole, {**row, "path": display_path(path)})  # for painting only
         item.setData(BadgeRole, badge)
-        name = Path(path).name or path
+        name = display_path(Path(path).name or path)
         item.setData(Qt.ItemDataRole.DisplayRole, name)
-        item.setToolTip(f"{path}\n{summary}")
+        item.setToolTip(f"{display_path(path)}\n{summary}")
         item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{name}, {badge}, {summary}")
 
     def paths(self) -> list[str]:
-        return [self.list.item(n).data(PathRole) for n in range(self.list.count())]
+        return [str(row["path"]) for row in self._rows]
 
     def selected_path(self) -> str | None:
-        items = self.list.selectedItems()
-        return str(items[0].data(PathRole)) if items else None
+        row = self._selected_row()
+        return str(row["path"]) if row is not None else None
 
     def select_path(self, path: str) -> bool:
         """Select the folder with this path; False when it is not listed."""
@@ -303,7 +313,8 @@ class FoldersPanel(QWidget):
 
     def _selected_row(self) -> dict[str, Any] | None:
         items = self.list.selectedItems()
-        return items[0].data(RowRole) if items else None
+        number = self.list.row(items[0]) if items else -1
+        return self._rows[number] if 0 <= number < len(self._rows) else None
 
     def _sync_buttons(self) -> None:
         row = self._selected_row()
@@ -336,7 +347,7 @@ class FoldersPanel(QWidget):
     def _on_remove_button_clicked(self) -> None:
         path = self.selected_path()
         if path is not None and self._confirm_unpin(self, path):
-            self.unpin_requested.emit(path)
+            self.forget_requested.emit(path)
 
     # -- drag and drop ---------------------------------------------------------------------
 

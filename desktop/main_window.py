@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -34,15 +34,16 @@ from desktop.icons import app_icon, icon
 from desktop.onboarding import OnboardingPanel
 from desktop.preview_pane import PreviewPane
 from desktop.query_words import QueryWordsBar
+from desktop.result_actions import SIMILAR_KEYS, ResultActions
 from desktop.result_delegate import ResultDelegate
-from desktop.results_model import ResultRole, ResultsModel
+from desktop.result_preview import ResultPreview
+from desktop.results_model import ResultRole, ResultsModel, path_at
+from desktop.search_flow import SearchFlow
+from desktop.search_keys import SearchBoxKeys
 from desktop.settings_dialog import SettingsDialog
+from desktop.similar_flow import SimilarFlow, SimilarHeader, similar_notice
 from desktop.theme import apply_theme
-
-SEARCH_DEBOUNCE_MS = 40  # typing pauses shorter than this do not send a search
-# Explanations (a forward pass over the top passages, ~200 ms on a 2-core CPU) are asked for
-# once typing pauses this long, so they never hold up the next keystroke's search.
-EXPLAIN_AFTER_MS = 250
+from engine.serve.display import display_path
 
 
 class MainWindow(QMainWindow):
@@ -57,12 +58,8 @@ class MainWindow(QMainWindow):
         self._settings = QSettings("Dowse", "Dowse")
         self._folders: list[dict[str, Any]] = []
         self._errors_dialog: ErrorsDialog | None = None
-        self._text_requests: dict[int, tuple[str, int, int, list[Any], list[Any]]] = {}
         self._clicked_row = -1
-        self._search_id = -1  # the answer on its way for what is in the search box
-        self._in_flight: int | None = None  # the one search request not yet answered
-        self._pending = False  # the text changed while a search was in flight
-        self._explain_id = -1  # the same query again, with explanations
+        self._notice_before = ""  # the query's notice, while "more like this" is shown
         self._build()
         self._connect()
         self._restore()
@@ -108,6 +105,8 @@ class MainWindow(QMainWindow):
         results_column = QWidget()
         column = QVBoxLayout(results_column)
         column.setContentsMargins(0, 0, 0, 0)
+        self.similar_header = SimilarHeader()
+        column.addWidget(self.similar_header)
         column.addWidget(self.query_words)
         column.addWidget(self.notice)
         column.addWidget(self.center, 1)
@@ -129,7 +128,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(body)
 
-        self.engine_status = EngineStatusLine(self.statusBar())
+        self.engine_status = EngineStatusLine(self.statusBar(), self.link.rebuild_index)
         self.engine_label = self.engine_status.activity
         self.device_label = self.engine_status.device
         settings_button = QPushButton(icon("settings"), "")
@@ -138,50 +137,56 @@ class MainWindow(QMainWindow):
         settings_button.clicked.connect(self._on_settings_clicked)
         self.statusBar().addPermanentWidget(settings_button)
 
-        self._debounce = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS)
-        self._explain_timer = QTimer(self, singleShot=True, interval=EXPLAIN_AFTER_MS)
+        self.search_flow = SearchFlow(self.link, self.search_box, self.filters, self.model, self)
+        self.search_keys = SearchBoxKeys(self.search_box, self.results, self.model, self)
+        self.result_preview = ResultPreview(self.link, self.results, self.preview, self)
+        self.similar_flow = SimilarFlow(self.link, self.results, self.model,
+                                        self.similar_header, self)
+        self.result_actions = ResultActions(self.results, self._find_similar, self)
         self.resize(1280, 800)
 
     def _connect(self) -> None:
         link = self.link
         link.connected.connect(self._on_link_connected)
         link.engine_failed.connect(self._on_link_engine_failed)
-        link.results_received.connect(self._on_link_results_received)
         link.status_received.connect(self._on_link_status_received)
         link.errors_received.connect(self._on_link_errors_received)
         link.request_failed.connect(self._on_link_request_failed)
         link.model_loading.connect(self._on_link_model_loading)
         link.model_ready.connect(self._on_link_model_ready)
         link.index_progressed.connect(self._on_link_index_progressed)
-        link.text_received.connect(self._on_link_text_received)
 
-        self.search_box.textChanged.connect(lambda _text: self._debounce.start())
+        self.search_flow.answered.connect(self._on_search_flow_answered)
+        self.search_flow.explained.connect(self._on_search_flow_explained)
+        self.search_flow.emptied.connect(self._on_search_flow_emptied)
         self.search_box.returnPressed.connect(self._open_current)
-        self.search_box.installEventFilter(self)
-        self.filters.changed.connect(self._search_now)
-        self._debounce.timeout.connect(self._search_now)
-        self._explain_timer.timeout.connect(self._request_explanations)
 
-        self.results.selectionModel().currentChanged.connect(self._on_results_current_changed)
         self.results.doubleClicked.connect(lambda _index: self._open_current())
         self.results.clicked.connect(self._on_results_clicked)
         self.query_words.word_hovered.connect(self._on_query_words_word_hovered)
         self.query_words.word_left.connect(self._on_query_words_word_left)
         self.preview.open_requested.connect(self._open_path)
-        self.preview.reveal_requested.connect(self._reveal_path)
+        self.preview.reveal_requested.connect(self.result_actions.reveal_path)
+        self.preview.similar_requested.connect(self.result_actions.find_similar_current)
+        self.similar_flow.shown.connect(self._on_similar_flow_shown)
+        self.similar_flow.left.connect(self._on_similar_flow_left)
 
         self.folders.pin_requested.connect(self._pin)
         self.onboarding.pin_requested.connect(self._pin)
-        self.folders.unpin_requested.connect(self.link.unpin)
+        self.folders.forget_requested.connect(self.link.forget)
         self.folders.pause_requested.connect(self.link.pause)
         self.folders.resume_requested.connect(self.link.resume)
         self.folders.errors_requested.connect(self._show_errors)
 
         for keys in ("Ctrl+K", "Ctrl+L"):
             QShortcut(QKeySequence(keys), self, activated=self.focus_search)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self._reveal_current)
-        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self._reveal_current)
+        reveal = self.result_actions.reveal_current
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=reveal)
+        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=reveal)
         QShortcut(QKeySequence("Escape"), self, activated=self._clear_search)
+        QShortcut(QKeySequence(SIMILAR_KEYS), self,
+                  activated=self.result_actions.find_similar_current)
+        QShortcut(QKeySequence("Alt+Left"), self, activated=self.similar_flow.back)
         quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         self.addAction(quit_action)
@@ -207,101 +212,51 @@ class MainWindow(QMainWindow):
         self.search_box.setFocus()
         self.search_box.selectAll()
 
-    def eventFilter(self, watched: Any, event: Any) -> bool:  # noqa: N802  # Qt's name
-        from PySide6.QtCore import QEvent
-
-        if watched is self.search_box and event.type() == QEvent.Type.KeyPress:
-            key = event.key()
-            if key in (Qt.Key.Key_Down, Qt.Key.Key_Up, Qt.Key.Key_PageDown, Qt.Key.Key_PageUp):
-                self._move_selection(key)
-                return True
-            at_end = self.search_box.cursorPosition() == len(self.search_box.text())
-            if key in (Qt.Key.Key_Right, Qt.Key.Key_Left) and at_end:
-                # At the end of the query the arrows fold a file's other passages out and back.
-                row = self.results.currentIndex().row()
-                if self.model.set_expanded(row, key == Qt.Key.Key_Right):
-                    self.results.doItemsLayout()
-                    return True
-        return super().eventFilter(watched, event)
-
-    def _move_selection(self, key: int) -> None:
-        rows = self.model.rowCount()
-        if not rows:
-            return
-        current = self.results.currentIndex().row()
-        step = {Qt.Key.Key_Down: 1, Qt.Key.Key_Up: -1, Qt.Key.Key_PageDown: 5,
-                Qt.Key.Key_PageUp: -5}[Qt.Key(key)]
-        row = min(rows - 1, max(0, (current if current >= 0 else -1) + step))
-        index = self.model.index(row, 0)
-        self.results.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
-        )
-        self.results.scrollTo(index)
-
     def _clear_search(self) -> None:
+        if self.similar_flow.back():  # Esc first leaves "more like this"
+            return
         if self.search_box.text():
             self.search_box.clear()
         self.focus_search()
 
     # -- searching --------------------------------------------------------------------------
 
-    def _search_now(self) -> None:
-        query = self.search_box.text().strip()
-        if not query:
-            self.model.clear()
-            self.query_words.set_query("", [])
-            self.notice.hide()
-            self.preview.clear()
-            self._show_center()
-            return
-        self._explain_timer.stop()
-        self._explain_id = -1
-        if self._in_flight is not None:
-            # One search at a time: the engine answers a connection's requests in order, so
-            # a burst of keystrokes would queue searches for text already gone. The newest
-            # text goes out when the answer in flight arrives.
-            self._pending = True
-            return
-        # Results first, without explanations, so they paint at once; the explanations
-        # (a forward pass over the top passages) follow once typing pauses.
-        self._pending = False
-        self._search_id = self.link.search(query, explain=False, **self.filters.options())
-        self._in_flight = self._search_id
+    @property
+    def _search_id(self) -> int:
+        """The search answer on its way (what bench/gui_latency.py waits for)."""
+        return self.search_flow.search_id
 
-    def _request_explanations(self) -> None:
-        query = self.model.query
-        if query and query == self.search_box.text().strip() and self._in_flight is None:
-            self._explain_id = self.link.search(query, explain=True, **self.filters.options())
+    def _on_search_flow_emptied(self) -> None:
+        self.similar_flow.leave()
+        self.model.clear()
+        self.query_words.set_query("", [])
+        self.notice.hide()
+        self.preview.clear()
+        self._show_center()
 
-    def _settle_search(self, request_id: int) -> None:
-        """The search in flight is answered (or failed): send the newest text if it changed."""
-        if request_id == self._in_flight:
-            self._in_flight = None
-            if self._pending:
-                self._search_now()
-
-    def _on_link_results_received(self, request_id: int, response: dict[str, Any]) -> None:
-        self._settle_search(request_id)
-        if request_id == self._explain_id:
+    def _on_search_flow_explained(self, response: dict[str, Any]) -> None:
+        if not self.similar_flow.active:  # not onto "more like this" rows
             self.model.merge_explanations(response)
             self._show_query_words(response)
-            return
-        if request_id != self._search_id:
-            return  # an older answer overtaken by a newer query
-        if response.get("query", "").strip() != self.search_box.text().strip():
-            return
+
+    def _on_search_flow_answered(self, request_id: int, response: dict[str, Any]) -> None:
+        self.similar_flow.leave()
         self.model.set_response(response)
-        if response.get("results") and response.get("mode") != "keyword":
-            self._explain_timer.start()
         self._show_query_words(response)
         if response.get("results") and not response.get("confident", True):
-            self.notice.setText("No confident match — these are the closest passages.")
-            self.notice.show()
+            self._set_notice("No confident match — these are the closest passages.")
         elif not response.get("results"):
-            self.notice.setText(f"Nothing found for “{response.get('query', '')}”.")
-            self.notice.show()
+            self._set_notice(f"Nothing found for “{response.get('query', '')}”.")
         else:
-            self.notice.hide()
+            self._set_notice("")
+        self._show_first_result()
+        self.results_painted.emit(request_id)
+
+    def _set_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def _show_first_result(self) -> None:
         self._show_center()
         if self.model.rowCount():
             self.results.selectionModel().setCurrentIndex(
@@ -309,7 +264,23 @@ class MainWindow(QMainWindow):
             )
             self.results.scrollToTop()
         self.results.viewport().repaint()
-        self.results_painted.emit(request_id)
+
+    # -- more like this ---------------------------------------------------------------------
+
+    def _find_similar(self, index: QModelIndex) -> None:
+        if not self.similar_flow.active:
+            self._notice_before = self.notice.text() if self.notice.isVisible() else ""
+        if self.similar_flow.find_like(index):
+            self.query_words.hide()
+
+    def _on_similar_flow_shown(self, response: dict[str, Any]) -> None:
+        self._set_notice(similar_notice(response))
+        self._show_first_result()
+
+    def _on_similar_flow_left(self, restored: bool) -> None:
+        if restored:  # the query's rows are back: so are their words and their notice
+            self.query_words.setVisible(bool(self.query_words.chips))
+            self._set_notice(self._notice_before)
 
     def _show_query_words(self, response: dict[str, Any]) -> None:
         first = response["results"][0] if response.get("results") else None
@@ -317,8 +288,8 @@ class MainWindow(QMainWindow):
         self.query_words.set_query(response.get("query", ""), spans)
 
     def _on_link_request_failed(self, request_id: int, code: str, message: str) -> None:
-        self._settle_search(request_id)
-        if request_id == self._search_id:
+        self.search_flow.settle(request_id)
+        if request_id == self.search_flow.search_id:
             self.notice.setText(f"Search failed: {message}")
             self.notice.show()
         else:
@@ -334,28 +305,6 @@ class MainWindow(QMainWindow):
 
     # -- results and preview ----------------------------------------------------------------
 
-    def _on_results_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if not current.isValid():
-            self.preview.clear()
-            return
-        path = current.data(ResultRole.Path)
-        start, end = current.data(ResultRole.Start), current.data(ResultRole.End)
-        spans = current.data(ResultRole.PassageSpans) or []
-        keywords = current.data(ResultRole.KeywordSpans) or []
-        # The passage now, the whole file's text when it arrives.
-        self.preview.show_passage(path, current.data(ResultRole.Text), 0, end - start, spans,
-                                  keywords)
-        request = self.link.request_text(path)
-        self._text_requests = {request: (path, start, end, spans, keywords)}
-
-    def _on_link_text_received(self, request_id: int, path: str, text: str) -> None:
-        wanted = self._text_requests.pop(request_id, None)
-        current = self.results.currentIndex()
-        if wanted is None or not current.isValid() or current.data(ResultRole.Path) != path:
-            return
-        _, start, end, spans, keywords = wanted
-        self.preview.show_passage(path, text, start, end, spans, keywords)  # passage-relative
-
     def _on_results_clicked(self, index: QModelIndex) -> None:
         """A click on an already selected row folds its other passages out or back."""
         if index.isValid() and index.data(ResultRole.More) and self._clicked_row == index.row():
@@ -370,33 +319,25 @@ class MainWindow(QMainWindow):
         self.delegate.set_focus_query_span(None)
 
     def _open_current(self) -> None:
-        index = self.results.currentIndex()
-        if index.isValid():
-            self._open_path(index.data(ResultRole.Path))
-
-    def _reveal_current(self) -> None:
-        index = self.results.currentIndex()
-        if index.isValid():
-            self._reveal_path(index.data(ResultRole.Path))
+        path = path_at(self.results.currentIndex())  # from the row: a role's could lose bytes
+        if path is not None:
+            self._open_path(path)
 
     def _open_path(self, path: str) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
-
-    def _reveal_path(self, path: str) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+        self.result_actions.open_path(path)  # at the result's page, where the viewer can
 
     # -- folders, errors, settings ----------------------------------------------------------
 
     def _pin(self, path: str) -> None:
         self.link.pin(path)
-        self.engine_label.setText(f"Looking through {Path(path).name or path}…")
+        self.engine_label.setText(f"Looking through {display_path(Path(path).name or path)}…")
 
     def _show_errors(self) -> None:
         if self._errors_dialog is None:
             self._errors_dialog = ErrorsDialog(self)
             self._errors_dialog.resize(900, 420)
             self._errors_dialog.retry_requested.connect(self._on_errors_retry_requested)
-            self._errors_dialog.reveal_requested.connect(self._reveal_path)
+            self._errors_dialog.reveal_requested.connect(self.result_actions.reveal_path)
         self.link.request_errors()
         self._errors_dialog.show()
         self._errors_dialog.raise_()
@@ -424,10 +365,10 @@ class MainWindow(QMainWindow):
 
     def _on_link_connected(self, _info: dict[str, Any]) -> None:
         self.banner.hide()
-        self._in_flight, self._pending = None, False  # answers from before are not coming
+        self.search_flow.forget_in_flight()
         self.link.request_status()
         if self.search_box.text().strip():
-            self._search_now()  # the user keeps their query across an engine restart
+            self.search_flow.search_now()  # the user keeps their query across an engine restart
 
     def _on_link_engine_failed(self, reason: str) -> None:
         log = self.data_dir / "engine.log"  # where a spawned engine's output goes

@@ -4,7 +4,6 @@ highlighted, so the user sees why each file was found without opening it."""
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -13,7 +12,6 @@ from typing import Any
 from PySide6.QtCore import (
     QDateTime,
     QLocale,
-    QMimeDatabase,
     QModelIndex,
     QPersistentModelIndex,
     QPointF,
@@ -27,23 +25,22 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetricsF,
-    QIcon,
     QPainter,
     QPalette,
     QPixmap,
     QTextLayout,
-    QTextOption,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
-    QFileIconProvider,
     QListView,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
 )
 
+from desktop.file_icons import file_pixmap
+from desktop.passage_layout import Passage, lay_out_passage
 from desktop.results_model import ResultRole
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -59,32 +56,8 @@ DIM_ALPHA = 0.45  # text not paired with the focused query word
 # Amber underlines stay distinct from the (usually blue) highlight in light and dark themes.
 KEYWORD_COLOR = QColor(232, 145, 45)
 LAYOUT_CACHE_SIZE = 512
-
-
-@dataclass(frozen=True)
-class _Passage:
-    """A word-wrapped passage at one width; `to_flat` maps a text offset to a layout position."""
-
-    layout: QTextLayout
-    to_flat: list[int]
-    visible: int  # layout positions before this are the passage's own text (then maybe "…")
-    height: float
-    line_starts: list[int]  # layout position where each wrapped line begins
-
-    def rects(self, start: int, end: int) -> list[QRectF]:
-        """One rectangle per wrapped line that [start, end) (layout positions) covers."""
-        rects = []
-        i = max(0, bisect_right(self.line_starts, start) - 1)
-        while i < len(self.line_starts) and self.line_starts[i] < end:
-            line = self.layout.lineAt(i)
-            s = max(start, line.textStart())
-            e = min(end, line.textStart() + line.textLength())
-            if s < e:
-                x0, _ = line.cursorToX(s)
-                x1, _ = line.cursorToX(e)
-                rects.append(QRectF(min(x0, x1), line.y(), abs(x1 - x0), line.height()))
-            i += 1
-        return rects
+DIVIDER_LABEL = "Weaker matches"
+DIVIDER_PAD = 8  # above and below the divider's label
 
 
 @dataclass(frozen=True)
@@ -105,10 +78,9 @@ class ResultDelegate(QStyledItemDelegate):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._focus: tuple[int, int] | None = None
-        self._passages: OrderedDict[tuple[str, int, str], _Passage] = OrderedDict()
+        self._passages: OrderedDict[tuple[str, int, str], Passage] = OrderedDict()
         self._fonts: dict[str, _Fonts] = {}
         self._icons: dict[tuple[str, float], QPixmap] = {}
-        self._mime = QMimeDatabase()
         self._locale = QLocale()
 
     def attach(self, view: QListView) -> None:
@@ -153,6 +125,12 @@ class ResultDelegate(QStyledItemDelegate):
         painter.save()
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
+        if index.data(ResultRole.WeakerStart):  # the line, then the row below it
+            band = self._divider_height(self._fonts_for(option.font))
+            self._paint_divider(painter, option, QRect(option.rect.x(), option.rect.y(),
+                                                       option.rect.width(), band))
+            option = QStyleOptionViewItem(option)
+            option.rect = option.rect.adjusted(0, band, 0, 0)
         style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, widget)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
@@ -167,7 +145,7 @@ class ResultDelegate(QStyledItemDelegate):
         mark = QColor(ink) if selected else pal.color(group, QPalette.ColorRole.Highlight)
 
         fonts = self._fonts_for(option.font)
-        rect = option.rect
+        rect = option.rect  # below the divider, if the row has one
         x, y = rect.x() + PAD, rect.y() + PAD
         name = index.data(ResultRole.Name) or ""
         dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
@@ -218,7 +196,30 @@ class ResultDelegate(QStyledItemDelegate):
             y += small_h
         painter.restore()
 
-    def _paint_passage(self, painter: QPainter, passage: _Passage, index: AnyIndex,
+    def _divider_height(self, fonts: _Fonts) -> int:
+        return math.ceil(fonts.fm_small.height()) + 2 * DIVIDER_PAD
+
+    def _paint_divider(self, painter: QPainter, option: QStyleOptionViewItem, band: QRect) -> None:
+        """"Weaker matches" between two rules: where the engine's confident matches end."""
+        fonts = self._fonts_for(option.font)
+        muted = QColor(option.palette.color(QPalette.ColorRole.Text))
+        muted.setAlphaF(0.55)
+        label_w = fonts.fm_small.horizontalAdvance(DIVIDER_LABEL)
+        mid_y = band.y() + band.height() / 2
+        label_x = band.x() + PAD + ICON + GAP
+        painter.setFont(fonts.small)
+        painter.setPen(muted)
+        painter.drawText(QRectF(label_x, band.y(), label_w + 2, band.height()),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         DIVIDER_LABEL)
+        rule = QColor(muted)
+        rule.setAlphaF(0.25)
+        painter.fillRect(QRectF(band.x() + PAD, mid_y, ICON + GAP - 6, 1), rule)
+        right = band.right() + 1 - PAD
+        painter.fillRect(QRectF(label_x + label_w + 8, mid_y, right - label_x - label_w - 8, 1),
+                         rule)
+
+    def _paint_passage(self, painter: QPainter, passage: Passage, index: AnyIndex,
                        origin: QPointF, ink: QColor, mark: QColor) -> None:
         layout, to_flat = passage.layout, passage.to_flat
         ranges = [(to_flat[s], min(to_flat[e], passage.visible), alpha)
@@ -259,7 +260,8 @@ class ResultDelegate(QStyledItemDelegate):
         if text:
             height += self._passage(text, content_w, fonts).height
         height += len(self._footer_lines(index)) * (LINE_GAP + fonts.fm_small.height())
-        return max(height + PAD, PAD + ICON + PAD)
+        divider = self._divider_height(fonts) if index.data(ResultRole.WeakerStart) else 0
+        return max(height + PAD, PAD + ICON + PAD) + divider
 
     def _meta_line(self, index: AnyIndex, fm: QFontMetricsF, width: int) -> str:
         parts = []
@@ -287,6 +289,10 @@ class ResultDelegate(QStyledItemDelegate):
         lines = []
         if reason := index.data(ResultRole.Reason):
             lines.append(reason)
+        if copies := index.data(ResultRole.AlsoIn):
+            count = len(copies)
+            names = ", ".join(str(c.get("name", "")) for c in copies)
+            lines.append(f"Also in {count} other file{'s' if count > 1 else ''}: {names}")
         more = index.data(ResultRole.More) or []
         if more and index.data(ResultRole.Expanded):
             for passage in more:
@@ -314,11 +320,11 @@ class ResultDelegate(QStyledItemDelegate):
                                       QFontMetricsF(name), QFontMetricsF(small))
         return self._fonts[key]
 
-    def _passage(self, text: str, width: int, fonts: _Fonts) -> _Passage:
+    def _passage(self, text: str, width: int, fonts: _Fonts) -> Passage:
         key = (text, width, fonts.text.key())
         passage = self._passages.get(key)
         if passage is None:
-            passage = _lay_out_passage(text, width, fonts)
+            passage = lay_out_passage(text, width, fonts.text, fonts.fm_text, MAX_PASSAGE_LINES)
             self._passages[key] = passage
             if len(self._passages) > LAYOUT_CACHE_SIZE:
                 self._passages.popitem(last=False)
@@ -327,17 +333,9 @@ class ResultDelegate(QStyledItemDelegate):
         return passage
 
     def _icon_pixmap(self, name: str, dpr: float) -> QPixmap:
-        suffix = PurePath(name).suffix.lower()
-        key = (suffix, dpr)
-        if key not in self._icons:
-            # By suffix only: the icon must never cost a disk access while painting.
-            mime = self._mime.mimeTypeForFile(name or "x", QMimeDatabase.MatchMode.MatchExtension)
-            icon = QIcon.fromTheme(mime.iconName())
-            if icon.isNull():
-                icon = QIcon.fromTheme(mime.genericIconName())
-            if icon.isNull():
-                icon = QFileIconProvider().icon(QFileIconProvider.IconType.File)
-            self._icons[key] = icon.pixmap(QSize(ICON, ICON), dpr)
+        key = (PurePath(name).suffix.lower(), dpr)
+        if key not in self._icons:  # by suffix only: painting never costs a disk access
+            self._icons[key] = file_pixmap(name, ICON, dpr)
         return self._icons[key]
 
 
@@ -348,68 +346,3 @@ def _row_width(option: QStyleOptionViewItem) -> int:
     if isinstance(view, QAbstractItemView):
         return view.viewport().width()
     return 480
-
-
-def _display_text(text: str) -> tuple[str, list[int]]:
-    """The passage on one paragraph, whitespace runs folded to one space; and for each offset in
-    `text` (plus its end) the matching QTextLayout position, which counts UTF-16 units."""
-    out: list[str] = []
-    to_flat: list[int] = []
-    pos, after_space = 0, True  # True: leading whitespace is dropped
-    for ch in text:
-        to_flat.append(pos)
-        if ch.isspace():
-            if after_space:
-                continue
-            ch, after_space = " ", True
-        else:
-            after_space = False
-        out.append(ch)
-        pos += 2 if ord(ch) > 0xFFFF else 1
-    to_flat.append(pos)
-    return "".join(out), to_flat
-
-
-def _utf16_len(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
-
-
-def _utf16_prefix(text: str, units: int) -> str:
-    return text[:units] if text.isascii() else text.encode("utf-16-le")[: 2 * units].decode(
-        "utf-16-le")
-
-
-def _wrap(text: str, font: QFont, width: int) -> QTextLayout:
-    layout = QTextLayout(text, font)
-    option = QTextOption()
-    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-    layout.setTextOption(option)
-    layout.setCacheEnabled(True)
-    layout.beginLayout()
-    y = 0.0
-    for _ in range(MAX_PASSAGE_LINES):
-        line = layout.createLine()
-        if not line.isValid():
-            break
-        line.setLineWidth(width)
-        line.setPosition(QPointF(0, y))
-        y += line.height()
-    layout.endLayout()
-    return layout
-
-
-def _lay_out_passage(text: str, width: int, fonts: _Fonts) -> _Passage:
-    flat, to_flat = _display_text(text)
-    layout = _wrap(flat, fonts.text, width)
-    total, visible = _utf16_len(flat), _utf16_len(flat)
-    if layout.lineCount():
-        last = layout.lineAt(layout.lineCount() - 1)
-        if last.textStart() + last.textLength() < total:  # more than fits: end with "…"
-            head = _utf16_prefix(flat, last.textStart())
-            tail = flat[len(head):]
-            shown = fonts.fm_text.elidedText(tail, Qt.TextElideMode.ElideRight, width)
-            visible = _utf16_len(head) + _utf16_len(shown.removesuffix("…"))
-            layout = _wrap(head + shown, fonts.text, width)
-    lines = [layout.lineAt(i) for i in range(layout.lineCount())]
-    height = sum(line.height() for line in lines)
-    return _Passage(layout, to_flat, visible, height, [line.textStart() for line in lines])

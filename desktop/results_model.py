@@ -1,27 +1,23 @@
-"""The one place in the desktop app that knows the shape of a search answer: it turns the
-engine's `search --json --explain` dict into list rows that views and delegates can read."""
+"""Holds a search answer as list rows that views and delegates read by role, one row per file;
+`result_rows` knows the engine's JSON, this model what the view asks.
+
+A path read through a role is only fit to show: PySide6 silently drops the lone surrogates of a
+str it turns into a QString, and a name that is not UTF-8 holds them (os.fsdecode). Whatever
+acts on a file (preview, open, "more like this") takes it from the row itself: `row_at`."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
-from pathlib import PurePath
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractListModel,
-    QByteArray,
-    QDateTime,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-)
+from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
+
+from desktop.result_rows import ResultRow, modified_time, parse_row
+from engine.serve.display import display_path
 
 log = logging.getLogger(__name__)
-
-Span = tuple[int, int, float]  # (start, end, weight), offsets within the passage text
-Pair = tuple[int, int, int, int, float]  # (q_start, q_end, p_start, p_end, weight)
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 
@@ -45,34 +41,34 @@ class ResultRole(IntEnum):
     Heading = Path + 16
     Explained = Path + 17
     Expanded = Path + 18  # the file's other passages are folded out under the first
+    Confident = Path + 19  # the engine is confident this one matches (its calibrated threshold)
+    WeakerStart = Path + 20  # the first weaker match after confident ones: a divider above it
+    AlsoIn = Path + 21  # other files holding the same passage: [{"path", "name", "folder", "page"}]
+    Row = Path + 22  # the ResultRow itself, a Python object Qt hands back untouched: see row_at
 
 
 @dataclass(frozen=True)
-class Passage:
-    """One passage of a result, every span already local to `text` (0 = its first character)."""
+class Snapshot:
+    """What the model shows, to put back later (after "more like this", say)."""
 
-    path: str
-    name: str
-    folder: str
-    page: int | None
-    start: int
-    end: int
-    heading: str | None
-    text: str
-    score: float
-    mtime: float | None
-    passage_spans: tuple[Span, ...]  # positive weights only
-    keyword_spans: tuple[tuple[int, int], ...]
-    pairs: tuple[Pair, ...]  # strongest first, as the engine sent them
-    query_spans: tuple[Span, ...]  # over the query string, every weight
-    reason: str
-    explained: bool
+    rows: tuple[ResultRow, ...]
+    expanded: frozenset[int]
+    query: str
+    mode: str
+    confident: bool
 
 
-@dataclass(frozen=True)
-class ResultRow:
-    best: Passage
-    more: tuple[dict[str, Any], ...]  # built once: views read `More` on every paint
+def row_at(index: AnyIndex) -> ResultRow | None:
+    """The row at `index` (of a ResultsModel, or a proxy over one), its paths exactly as the
+    engine sent them; None for no row."""
+    row = index.data(ResultRole.Row) if index.isValid() else None
+    return row if isinstance(row, ResultRow) else None
+
+
+def path_at(index: AnyIndex) -> str | None:
+    """The path of the file at `index`, exactly as the engine sent it (see row_at)."""
+    row = row_at(index)
+    return row.best.path if row is not None else None
 
 
 def _role_name(role: ResultRole) -> bytes:
@@ -105,7 +101,7 @@ class ResultsModel(QAbstractListModel):
 
     def set_response(self, response: dict[str, Any]) -> None:
         if not isinstance(response, dict):
-            log.warning("search answer: expected an object, got %.200r", response)
+            log.warning("search answer: expected an object, got %s", type(response).__name__)
             response = {}
         query = response.get("query")
         raw = response.get("results")
@@ -115,7 +111,30 @@ class ResultsModel(QAbstractListModel):
         self._mode = str(response.get("mode") or "")
         self._confident = bool(response.get("confident"))
         self._rows = [row for item in (raw if isinstance(raw, list) else [])
-                      if (row := _parse_row(item, len(self._query))) is not None]
+                      if (row := parse_row(item, len(self._query), self._confident))
+                      is not None]
+        self._best_score = max((row.best.score for row in self._rows), default=0.0)
+        self.endResetModel()
+
+    @property
+    def weaker_from(self) -> int:
+        """The row where confident matches end and weaker ones begin; -1 if there is no such
+        line (all confident, or none)."""
+        for i, row in enumerate(self._rows):
+            if not row.confident:
+                return i if i > 0 and self._rows[i - 1].confident else -1
+        return -1
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(tuple(self._rows), frozenset(self._expanded), self._query, self._mode,
+                        self._confident)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        self.beginResetModel()
+        self._rows = list(snapshot.rows)
+        self._expanded = set(snapshot.expanded)
+        self._query, self._mode, self._confident = (snapshot.query, snapshot.mode,
+                                                    snapshot.confident)
         self._best_score = max((row.best.score for row in self._rows), default=0.0)
         self.endResetModel()
 
@@ -130,14 +149,14 @@ class ResultsModel(QAbstractListModel):
             return 0
         raw = response.get("results")
         parsed = [row for item in (raw if isinstance(raw, list) else [])
-                  if (row := _parse_row(item, len(self._query))) is not None]
+                  if (row := parse_row(item, len(self._query), False)) is not None]
         by_key = {(r.best.path, r.best.start, r.best.end): r for r in parsed}
         merged = 0
         for i, row in enumerate(self._rows):
             new = by_key.get((row.best.path, row.best.start, row.best.end))
             if new is None or not new.best.explained:
                 continue
-            self._rows[i] = ResultRow(new.best, new.more if new.more else row.more)
+            self._rows[i] = replace(row, best=new.best, more=new.more or row.more)
             index = self.index(i, 0)
             self.dataChanged.emit(index, index)
             merged += 1
@@ -178,7 +197,7 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return p.name
         if role == Qt.ItemDataRole.ToolTipRole:
-            return p.path
+            return display_path(p.path)
         try:
             role = ResultRole(role)
         except ValueError:
@@ -205,7 +224,7 @@ class ResultsModel(QAbstractListModel):
                     return 0.0
                 return min(1.0, max(0.0, p.score / self._best_score))
             case ResultRole.Modified:
-                return _modified(p.mtime)
+                return modified_time(p.mtime)
             case ResultRole.PassageSpans:
                 return list(p.passage_spans)
             case ResultRole.KeywordSpans:
@@ -224,110 +243,13 @@ class ResultsModel(QAbstractListModel):
                 return p.heading
             case ResultRole.Explained:
                 return p.explained
+            case ResultRole.Confident:
+                return row.confident
+            case ResultRole.WeakerStart:
+                return index.row() == self.weaker_from
+            case ResultRole.AlsoIn:
+                return list(row.also_in)
+            case ResultRole.Row:
+                return row
         return None
 
-
-def _modified(mtime: float | None) -> QDateTime | None:
-    if mtime is None:
-        return None
-    return QDateTime.fromMSecsSinceEpoch(int(mtime * 1000))
-
-
-def _passage_dict(p: Passage) -> dict[str, Any]:
-    """A `More` entry: the passage's fields by name, `modified` as for the Modified role."""
-    item = asdict(p)
-    item["modified"] = _modified(p.mtime)
-    return item
-
-
-def _parse_row(item: Any, query_len: int) -> ResultRow | None:
-    best = _parse_passage(item, query_len)
-    if best is None:
-        return None
-    raw_more = item.get("more")
-    more = tuple(_passage_dict(m) for raw in (raw_more if isinstance(raw_more, list) else [])
-                 if (m := _parse_passage(raw, query_len)) is not None)
-    return ResultRow(best, more)
-
-
-def _parse_passage(item: Any, query_len: int) -> Passage | None:
-    # A malformed hit is an engine bug: log it and keep the rest of the answer on screen.
-    if not isinstance(item, dict) or not isinstance(item.get("path"), str):
-        log.warning("search answer: skipped a result without a path: %.200r", item)
-        return None
-    path = item["path"]
-    text = item.get("text") if isinstance(item.get("text"), str) else ""
-    start = _int(item.get("start"), 0)
-    end = _int(item.get("end"), start + len(text))
-    pure = PurePath(path)
-    exp = item.get("explanation") if isinstance(item.get("explanation"), dict) else None
-    heading = item.get("heading")
-    page = item.get("page")
-    mtime = item.get("mtime")
-    return Passage(
-        path=path,
-        name=pure.name or path,
-        folder=str(pure.parent) if pure.name else "",
-        page=page if isinstance(page, int) and not isinstance(page, bool) else None,
-        start=start,
-        end=end,
-        heading=heading if isinstance(heading, str) and heading else None,
-        text=text,
-        score=_float(item.get("score"), 0.0),
-        mtime=float(mtime) if isinstance(mtime, int | float) else None,
-        passage_spans=_local_spans(exp, "passage_spans", start, len(text), positive=True),
-        keyword_spans=tuple((s, e) for s, e, _ in _local_spans(
-            exp, "keyword_spans", start, len(text), positive=False)),
-        pairs=_local_pairs(exp, start, len(text), query_len),
-        query_spans=_local_spans(exp, "query_spans", 0, query_len, positive=False),
-        reason=str(exp.get("reason") or "") if exp else "",
-        explained=exp is not None,
-    )
-
-
-def _int(value: Any, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _float(value: Any, default: float) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return default
-
-
-def _clip(s: Any, e: Any, offset: int, length: int) -> tuple[int, int] | None:
-    """(s, e) moved by -offset and clipped to [0, length]; None if malformed or empty."""
-    if not (isinstance(s, int) and isinstance(e, int)):
-        return None
-    s, e = max(0, s - offset), min(length, e - offset)
-    return (s, e) if s < e else None
-
-
-def _local_spans(exp: dict[str, Any] | None, key: str, offset: int, length: int,
-                 positive: bool) -> tuple[Span, ...]:
-    raw = exp.get(key) if exp else None
-    spans: list[Span] = []
-    for span in raw if isinstance(raw, list) else []:
-        if not isinstance(span, list | tuple) or len(span) < 2:
-            continue
-        weight = _float(span[2], float("nan")) if len(span) > 2 else 1.0
-        if weight != weight or (positive and weight <= 0):  # NaN: malformed
-            continue
-        if (clipped := _clip(span[0], span[1], offset, length)) is not None:
-            spans.append((*clipped, weight))
-    return tuple(spans)
-
-
-def _local_pairs(exp: dict[str, Any] | None, offset: int, length: int,
-                 query_len: int) -> tuple[Pair, ...]:
-    raw = exp.get("pairs") if exp else None
-    pairs: list[Pair] = []
-    for pair in raw if isinstance(raw, list) else []:
-        if not isinstance(pair, list | tuple) or len(pair) != 5:
-            continue
-        weight = _float(pair[4], float("nan"))
-        q = _clip(pair[0], pair[1], 0, query_len)
-        p = _clip(pair[2], pair[3], offset, length)
-        if q is not None and p is not None and weight == weight:
-            pairs.append((*q, *p, weight))
-    return tuple(pairs)

@@ -1,6 +1,9 @@
 """Renders the app's main states to PNGs over a real engine and a demo folder (`make screenshots`).
 
-    python -m desktop.screenshots docs/screenshots
+    python -m desktop.screenshots docs/screenshots [--trust-only]
+
+The scenes of `desktop/screenshot_scenes.py` (a PDF page, copies, the weaker-matches divider,
+"more like this") follow, over the tests' stand-in engine; `--trust-only` renders just those.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from desktop.engine_link import EngineLink
 from desktop.main_window import MainWindow
 from desktop.results_model import ResultRole
+from desktop.screenshot_scenes import shoot_trust_scenes
 from desktop.theme import apply_theme
 
 DEMO = {
@@ -119,16 +123,28 @@ def write_demo(folder: Path, filler: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
+    parser.add_argument("--trust-only", action="store_true",
+                        help="only the scenes over the stand-in engine")
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="dowse-shots-"))
     os.environ.setdefault("DOWSE_RUNTIME_DIR", tempfile.mkdtemp(prefix="dw-"))
     folder, data = work / "Documents", work / "data"
-    write_demo(folder, filler=600)
+    write_demo(folder, filler=0 if args.trust_only else 600)
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
+    try:
+        if not args.trust_only:
+            _shoot_real_engine(app, out, folder, data)
+        shoot_trust_scenes(app, out, folder, DEMO, QUERY, _save, _wait)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _shoot_real_engine(app: QApplication, out: Path, folder: Path, data: Path) -> None:
     apply_theme(app, "light")
     link = EngineLink(data)
     window = MainWindow(link, data)
@@ -177,8 +193,6 @@ def main(argv: list[str] | None = None) -> int:
         _settle(1500)
         link.close()
         window.close()
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":

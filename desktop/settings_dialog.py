@@ -41,6 +41,9 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 THEMES = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
 THEME_KEY = "theme"  # read by desktop/app.py at start-up
 AUTOSTART_FILE_NAME = "dowse.desktop"
+DEBUG_LOG_NOTE = ("Off (the default), logs name files that failed but never hold their text "
+                  "or your searches. On, they also record your searches and text the app "
+                  "could not read, to help find a bug.")
 _HEADER = "# Dowse settings, saved by the Dowse app. Every key: resources/default_config.toml\n\n"
 
 
@@ -235,6 +238,13 @@ class SettingsDialog(QDialog):
         size_row = QHBoxLayout()
         size_row.addWidget(self.size_edit)
         size_row.addWidget(QLabel("MB (larger files are skipped)"), 1)
+        self.ocr_check = QCheckBox("Read the words in images and scanned PDFs (needs Tesseract)")
+        self.ocr_check.setChecked(bool(self._current("ocr", "enabled")))
+        self.ocr_languages_edit = QLineEdit(" ".join(self._current("ocr", "languages") or []))
+        self.ocr_languages_edit.setPlaceholderText("eng deu fra (Tesseract language codes)")
+        pixels = self._current("ocr", "max_image_megapixels")
+        self.ocr_pixels_edit = QLineEdit(f"{pixels:g}" if isinstance(pixels, int | float) else "")
+        self.ocr_pixels_edit.setMaximumWidth(metrics.averageCharWidth() * 10)
 
         engine = QGroupBox("Search engine")
         form = QFormLayout(engine)
@@ -244,6 +254,13 @@ class SettingsDialog(QDialog):
         form.addRow("", self._muted("One gitignore-style pattern per line. Private keys, .ssh "
                                     "and .env files are skipped as well."))
         form.addRow("Size limit", size_row)
+        form.addRow("Scans", self.ocr_check)
+        form.addRow("Languages", self.ocr_languages_edit)
+        form.addRow("Image limit", self.ocr_pixels_edit)
+        self.debug_log_check = QCheckBox("Debug logging")
+        self.debug_log_check.setChecked(bool(self._current("log", "debug")))
+        form.addRow("Logs", self.debug_log_check)
+        form.addRow("", self._muted(DEBUG_LOG_NOTE))
         self.restart_note = self._muted(
             f"Engine settings apply after the engine restarts. Saved in {self.config_path}."
         )
@@ -312,11 +329,19 @@ class SettingsDialog(QDialog):
         if model and not Path(model).expanduser().is_dir():
             raise ValueError(f"The model folder {model} does not exist.")
         patterns = [line.strip() for line in self.exclude_edit.toPlainText().splitlines()]
+        try:
+            pixels = float(self.ocr_pixels_edit.text().strip().replace(",", ".") or "50")
+        except ValueError:
+            raise ValueError("The image limit must be a number of megapixels.") from None
         return {
             ("embed", "model_path"): model,
             ("embed", "device"): self.device_combo.currentText(),
             ("walk", "exclude"): [pattern for pattern in patterns if pattern],
             ("extract", "max_file_mb"): size,
+            ("ocr", "enabled"): self.ocr_check.isChecked(),
+            ("ocr", "languages"): self.ocr_languages_edit.text().replace("+", " ").split(),
+            ("ocr", "max_image_megapixels"): pixels,
+            ("log", "debug"): self.debug_log_check.isChecked(),
         }
 
     def apply(self) -> bool:

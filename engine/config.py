@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import platformdirs
 
+from engine.private_files import private_dir, tighten_tree
+
 APP_NAME = "dowse"
 DATA_DIR_ENV = "DOWSE_DATA_DIR"
 CONFIG_FILE_NAME = "config.toml"
@@ -23,18 +25,47 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class ExtractConfig:
     max_file_mb: float = 50.0
-    # Per-file limit for extraction, which runs in a child process killed when it overruns.
+    # Per-file limit for extraction and chunking; extraction runs in a child process killed
+    # when it overruns.
     timeout_seconds: float = 60.0
+    # The extraction child's address space (RLIMIT_AS): a file that needs more fails alone
+    # instead of swapping the machine. 0 means no limit.
+    max_memory_mb: float = 2048.0
 
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def max_memory_bytes(self) -> int | None:
+        return int(self.max_memory_mb * 1024 * 1024) if self.max_memory_mb > 0 else None
+
+
+@dataclass(frozen=True)
+class OcrConfig:
+    """Reading images and scanned PDF pages with Tesseract (engine/extract/ocr.py)."""
+
+    # On wherever Tesseract is installed; without it images are skipped with that reason.
+    enabled: bool = True
+    # Tesseract language codes, read together ("eng", "deu", "fra", ...); each needs its
+    # data installed (Debian: tesseract-ocr-deu). Those missing are left out, with a warning.
+    languages: tuple[str, ...] = ("eng",)
+    # Larger images are skipped with a reason rather than read.
+    max_image_megapixels: float = 50.0
+    # A scanned file is read in runs this long; the pages read so far are searchable after
+    # each run and the file goes back in the queue, so one huge scan never blocks the rest.
+    seconds_per_run: float = 30.0
+    # Tesseract threads per page; 0 means one (its OpenMP threads spin on a busy machine).
+    threads: int = 0
 
 
 @dataclass(frozen=True)
 class WalkConfig:
     skip_hidden: bool = True
     honour_gitignore: bool = True
+    # Lock files, minified code, source maps and search indexes (engine/ingest/generated.py)
+    # are skipped with a reason; false indexes them as ordinary text.
+    skip_generated: bool = True
     # gitignore-style patterns, matched against paths relative to each pinned folder.
     exclude: tuple[str, ...] = (
         "node_modules/",
@@ -113,19 +144,29 @@ class WatchConfig:
     reconcile_minutes: float = 10.0
     # How often a folder watched by polling (no inotify watches left) is checked.
     poll_seconds: float = 5.0
-    # The HNSW file is saved at most this often while indexing, and when the queue drains.
+    # The HNSW file is saved at most this often while indexing, and when the queue drains;
+    # what was removed meanwhile is purged from the data dir then (engine/ingest/forget.py).
     checkpoint_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    # Debug logging: the engine's and the app's logs also record search queries and the text
+    # of messages they could not handle, to help find a bug. Off, logs hold neither.
+    debug: bool = False
 
 
 @dataclass(frozen=True)
 class Config:
     extract: ExtractConfig = field(default_factory=ExtractConfig)
+    ocr: OcrConfig = field(default_factory=OcrConfig)
     walk: WalkConfig = field(default_factory=WalkConfig)
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
 
 T = TypeVar("T")
@@ -178,6 +219,15 @@ def load_config(data_dir: Path) -> Config:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
+# The names Dowse writes in a data dir (prefixes): the index and its WAL, -shm and set-aside
+# copies, the vector file and its temporary copies, settings, the engine's lock, info, token
+# and log, the pinned-folder list, and the cache folder.
+DATA_DIR_ENTRIES = (
+    "dowse.sqlite3", "vectors.hnsw", ".vectors.hnsw.", "config.toml", ".config-", "engine.",
+    "pinned-folders.json", "cache",
+)
+
+
 def resolve_data_dir(cli_value: str | os.PathLike[str] | None = None) -> Path:
     """The data dir: --data-dir, then $DOWSE_DATA_DIR, then the platform's user data dir."""
     chosen = cli_value or os.environ.get(DATA_DIR_ENV) or platformdirs.user_data_dir(APP_NAME)
@@ -185,7 +235,11 @@ def resolve_data_dir(cli_value: str | os.PathLike[str] | None = None) -> Path:
 
 
 def ensure_data_dir(path: Path) -> Path:
-    """Create the data dir readable by its owner only (mode 0700)."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """Create the data dir readable by its owner only (mode 0700), and make what Dowse keeps
+    in it 0600 (files) and 0700 (folders): a data dir copied from a backup keeps loose modes.
+    Only Dowse's own names are touched, should the folder hold anything else."""
+    private_dir(path)
+    for entry in path.iterdir():
+        if entry.name.startswith(DATA_DIR_ENTRIES):
+            tighten_tree(entry)
     return path

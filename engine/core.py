@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.config import Config, ensure_data_dir, load_config
 from engine.embed.model_dir import resolve_model_dir
-from engine.extract.isolated import IsolatedExtractor
 from engine.ingest.chunk import PassageTokenizer
-from engine.ingest.indexer import Indexer, IndexSummary, ProgressCallback
+from engine.ingest.forget import Forgotten, folders_to_forget, forget_folders, purge_traces
+from engine.ingest.indexer import IndexSummary, ProgressCallback
+from engine.ingest.ocr_stage import index_folders_with_ocr, ocr_status
 from engine.ingest.status import folder_rows
 from engine.search.searcher import Searcher, SearchFilters, SearchResponse
-from engine.store import Store
+from engine.store import DatabaseCorruptError, Store
+from engine.store.database import DB_FILE_NAME
+from engine.store.integrity import load_folder_list, salvage_folders, set_aside
+from engine.store.purge import PurgeResult
 from engine.store.queue import queue_length
 
 if TYPE_CHECKING:
@@ -26,10 +32,11 @@ log = logging.getLogger(__name__)
 class Engine:
     """The engine in-process: what the CLI uses today and the server wraps later."""
 
-    def __init__(self, data_dir: Path, config: Config | None = None) -> None:
+    def __init__(self, data_dir: Path, config: Config | None = None, check: bool = False) -> None:
+        """Open a data dir; `check` runs quick_check first (DatabaseCorruptError if damaged)."""
         self.data_dir = ensure_data_dir(data_dir)
         self.config = config if config is not None else load_config(self.data_dir)
-        self.store = Store.open_in(self.data_dir)
+        self.store = Store.open_in(self.data_dir, check=check)
         self._tokenizer: PassageTokenizer | None = None
         self._semantic: SemanticIndex | None = None
 
@@ -61,13 +68,26 @@ class Engine:
         vectors = None if keyword_only else self.semantic
         if vectors is not None:
             vectors.embed_missing()  # passages of an earlier keyword-only run
-        extract = self.config.extract
-        # A child process with a time limit per file: a pathological PDF cannot hang us.
-        with IsolatedExtractor(extract.timeout_seconds, extract.max_file_bytes) as extractor:
-            indexer = Indexer(
-                self.store, self.config, self.tokenizer, vectors, extract=extractor.extract
-            )
-            return indexer.index_folders(folders, progress)
+        # Extraction runs in child processes with a time limit per file (a pathological PDF
+        # cannot hang us); pictures of pages are read by OCR after every text-bearing file.
+        summary = index_folders_with_ocr(
+            self.store, self.config, self.tokenizer, vectors, self.data_dir / "cache",
+            folders, progress,
+        )
+        self.purge()  # files deleted or changed since the last run leave no trace
+        return summary
+
+    def forget(self, paths: Sequence[str]) -> Forgotten:
+        """Unpin the folders at or below `paths`, remove what they held and purge it."""
+        roots = folders_to_forget([p for _, p, _ in self.store.folders()], paths)
+        forgotten = forget_folders(self.store, self._semantic, roots)
+        self.purge()
+        return forgotten
+
+    def purge(self) -> PurgeResult | None:
+        """Make whatever was removed unrecoverable from the data dir (engine.ingest.forget);
+        the vector file is pruned without loading the model when it is not loaded."""
+        return purge_traces(self.store, self._semantic, self.data_dir, self.config.index)
 
     def forget_vectors(self) -> None:
         """Drop every stored vector and the model record, so the next index re-embeds all."""
@@ -93,6 +113,19 @@ class Engine:
         searcher = Searcher(self.store, semantic, self.config.search.candidates)
         return searcher.search(query, mode, k or self.config.search.k, filters, explain=explain)
 
+    def similar(
+        self, path: str, page: int | None = None, start: int | None = None, k: int | None = None
+    ) -> SearchResponse:
+        """"More like this": files with passages near one passage of `path`, by its stored
+        vector (engine/search/similar.py)."""
+        from engine.search.similar import similar_passages
+
+        search = self.config.search
+        return similar_passages(
+            self.store, self.semantic.reader(self.store), path, page, start, k or search.k,
+            search.candidates,
+        )
+
     def status(self) -> dict[str, Any]:
         """The same keys as the engine process reports, for an index no engine is serving."""
         counts = self.store.counts()
@@ -106,9 +139,49 @@ class Engine:
             "queue": queue_length(self.store.conn),
             "rate": 0.0, "eta_seconds": None, "current": "",
             "folder_list": folder_rows(self.store),
+            "ocr": ocr_status(self.store),  # files whose scanned pages are not all read yet
+            "problem": None,  # the engine process reports a full disk or a damaged database
         }
 
+    def errors(self, limit: int = 100) -> list[dict[str, str]]:
+        """Files that failed or were skipped, failures first, as `list_errors` reports them."""
+        return [{"path": p, "state": s, "reason": r} for p, s, r in self.store.errors(limit)]
+
     def close(self) -> None:
-        if self._semantic is not None:
-            self._semantic.close()
-        self.store.close()
+        try:
+            self.purge()  # a removal made through the store directly is purged too
+        except (OSError, sqlite3.Error, DatabaseCorruptError) as exc:
+            # The flag stays in the database: the next run that can write finishes the purge.
+            log.warning("the purge did not finish (%s); the next run does it", exc)
+        finally:
+            if self._semantic is not None:
+                self._semantic.close()
+            self.store.close()
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    kept_at: Path  # where the damaged database went
+    folders: tuple[str, ...]  # pinned again in the fresh one
+
+
+def rebuild_index(data_dir: Path) -> Rebuilt:
+    """Set a damaged database aside and start a fresh one with the same pinned folders.
+
+    Every connection to it must be closed first. The settings (config.toml) stay as they are;
+    the HNSW file, derived from the damaged database, goes. Indexing the folders again is the
+    caller's: the engine does it by itself, `dowse index` on asking.
+    """
+    from engine.search.semantic import VECTORS_FILE_NAME
+
+    database = data_dir / DB_FILE_NAME
+    folders = salvage_folders(database) or load_folder_list(data_dir)
+    kept_at = set_aside(database)
+    (data_dir / VECTORS_FILE_NAME).unlink(missing_ok=True)
+    store = Store.open_in(data_dir)
+    try:
+        for folder in folders:
+            store.pin_folder(folder)
+    finally:
+        store.close()
+    return Rebuilt(kept_at, tuple(folders))

@@ -356,6 +356,12 @@ report_install() {
         say "dowse doctor found problems:"
         say "$problems"
     fi
+    if ! command -v tesseract >/dev/null 2>&1; then
+        # A system package, so not something a per-user install can bring (engine/extract/ocr.py).
+        say ""
+        say "Images and scanned PDFs are not read until Tesseract is installed (OCR):"
+        say "  Debian/Ubuntu: sudo apt-get install tesseract-ocr   Fedora: sudo dnf install tesseract"
+    fi
     say ""
     say "Start Dowse from your desktop's application menu, or run: dowse gui"
     case ":$PATH:" in

@@ -56,3 +56,16 @@ def _forget_gui_settings() -> Iterator[None]:
         settings = QSettings("Dowse", "Dowse")
         settings.clear()
         settings.sync()
+
+
+@pytest.fixture(autouse=True)
+def _empty_the_clipboard() -> Iterator[None]:
+    """Qt's offscreen platform crashes at exit (SIGSEGV) if the clipboard still holds a
+    QMimeData set from Python (PySide6 6.11; not under xcb, so users never see it): a test
+    that copies leaves the clipboard empty."""
+    yield
+    if "PySide6.QtGui" in sys.modules:
+        from PySide6.QtGui import QGuiApplication
+
+        if QGuiApplication.instance() is not None:
+            QGuiApplication.clipboard().clear()

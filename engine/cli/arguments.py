@@ -13,7 +13,10 @@ from typing import Any
 from engine import __version__
 from engine.search.searcher import MODES, SearchFilters
 
-DESCRIPTION = "The `dowse` command line: index, search, status, eval, doctor, serve and gui."
+DESCRIPTION = (
+    "The `dowse` command line: index, search, similar, status, forget, eval, doctor, serve"
+    " and gui."
+)
 
 
 def _common(data_dir_default: Any, verbose_default: Any) -> argparse.ArgumentParser:
@@ -68,8 +71,25 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--after", type=_parse_date, help="modified on or after YYYY-MM-DD")
     search.add_argument("--before", type=_parse_date, help="modified on or before YYYY-MM-DD")
 
+    similar = sub.add_parser(
+        "similar", parents=[common], help="find passages like one of a file's (more like this)"
+    )
+    similar.add_argument("path", metavar="PATH", help="an indexed file")
+    similar.add_argument("--page", type=int, default=None, help="the passage on this page")
+    similar.add_argument("--start", type=int, default=None,
+                         help="the passage holding this character offset (as results give)")
+    similar.add_argument("--k", type=int, default=None, help="number of files to return")
+    similar.add_argument("--json", action="store_true", help="print one JSON object")
+
     status = sub.add_parser("status", parents=[common], help="show what is indexed")
     status.add_argument("--json", action="store_true")
+
+    forget = sub.add_parser(
+        "forget", parents=[common],
+        help="unpin folders and purge everything indexed under them from the data dir",
+    )
+    forget.add_argument("paths", nargs="+", metavar="PATH",
+                        help="a pinned folder, or a folder that holds pinned folders")
 
     ev = sub.add_parser("eval", parents=[common], help="measure quality on a BEIR folder")
     ev.add_argument("dataset", metavar="DATASET_DIR")
@@ -80,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", parents=[common], help="check this install; exit status 1 on a problem"
     )
     doctor.add_argument("--json", action="store_true", help="print one JSON object")
+    doctor.add_argument(
+        "--repair", action="store_true",
+        help="set a damaged index aside and start afresh, keeping pinned folders and settings",
+    )
     return parser
 
 
@@ -102,3 +126,8 @@ def folder_arguments(paths: Sequence[str]) -> list[Path] | None:
             return None
         folders.append(path.resolve())
     return folders
+
+
+def similar_path(raw: str) -> str:
+    """The indexed file a `dowse similar` names: absolute, as the index stores paths."""
+    return os.path.abspath(os.path.expanduser(raw))

@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,8 @@ class DoctorReport:
     inotify_max_user_watches: int | None  # None: not Linux
     log_dir: str
     engine_running: bool
+    database: str  # ok | none yet | damaged | unreadable (PRAGMA quick_check)
+    ocr: str  # the OCR engine and languages, or why images and scanned pages are not read
     problems: tuple[str, ...]
 
     @property
@@ -136,6 +139,38 @@ def _watch_backend(proc_dir: Path, problems: list[str]) -> tuple[str, str, int |
     return backend, observer, watches
 
 
+def _database(data_dir: Path, problems: list[str]) -> str:
+    """quick_check on the index database: it reads the whole file, seconds on a big index."""
+    from engine.cli.faults import REPAIR_HINT
+    from engine.store.database import DB_FILE_NAME
+    from engine.store.integrity import check_file
+
+    path = data_dir / DB_FILE_NAME
+    if not path.exists():
+        return "none yet"
+    try:
+        damage = check_file(path)
+    except sqlite3.Error as exc:
+        problems.append(f"the index database {path} cannot be read: {exc}")
+        return "unreadable"
+    if damage is None:
+        return "ok"
+    problems.append(f"the index database {path} is damaged ({damage}). {REPAIR_HINT}")
+    return "damaged"
+
+
+def _ocr(config: Config) -> str:
+    """Not a problem when off: Dowse runs without OCR, it only leaves pictures of pages unread."""
+    from engine.extract.ocr import tesseract_version, unavailable_reason, usable_languages
+
+    reason = unavailable_reason(config.ocr)
+    if reason is not None:
+        return f"off: {reason}"
+    missing = [lang for lang in config.ocr.languages if lang not in usable_languages(config.ocr)]
+    note = f" (no data for {', '.join(missing)}: left out)" if missing else ""
+    return f"{tesseract_version()}, languages {'+'.join(usable_languages(config.ocr))}{note}"
+
+
 def diagnose(data_dir: Path, proc_dir: Path = Path("/proc")) -> DoctorReport:
     """Check this install for `data_dir`; reads files but starts nothing and writes nothing."""
     problems: list[str] = []
@@ -158,7 +193,9 @@ def diagnose(data_dir: Path, proc_dir: Path = Path("/proc")) -> DoctorReport:
     logs = log_dir()
     log_problem = writable_problem(logs, "log folder")
     problems.extend([log_problem] if log_problem else [])
+    database = _database(data_dir, problems)
     return DoctorReport(
+        ocr=_ocr(config),
         dowse=__version__,
         python=platform.python_version(),
         executable=sys.executable,
@@ -174,6 +211,7 @@ def diagnose(data_dir: Path, proc_dir: Path = Path("/proc")) -> DoctorReport:
         inotify_max_user_watches=watches,
         log_dir=str(logs),
         engine_running=engine_running(data_dir),
+        database=database,
         problems=tuple(problems),
     )
 
@@ -202,6 +240,8 @@ def write_report(report: DoctorReport, as_json: bool, out: TextIO) -> None:
         ("watching", watch),
         ("logs", report.log_dir),
         ("engine", "running" if report.engine_running else "not running"),
+        ("index", report.database),
+        ("ocr", report.ocr),
     ]
     out.write(f"dowse {report.dowse}\n")
     for label, value in rows:

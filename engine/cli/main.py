@@ -5,29 +5,36 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from engine.cli.arguments import build_parser, folder_arguments, search_filters
+from engine.cli.arguments import build_parser, folder_arguments, search_filters, similar_path
+from engine.cli.faults import describe_fault
 from engine.cli.render import ProgressBar, print_summary, write_response, write_status
-from engine.config import ConfigError, resolve_data_dir
+from engine.config import ConfigError, load_config, resolve_data_dir
 from engine.embed.model_dir import ModelNotFoundError
-from engine.logs import configure_logging
+from engine.logs import configure_logging, debug_logging
+from engine.private_files import restrict_umask
 from engine.search.semantic import ModelMismatchError
 from engine.serve.runtime import engine_running
-from engine.store import SchemaTooNewError
+from engine.store import DatabaseCorruptError, SchemaTooNewError
 
 if TYPE_CHECKING:
     from engine.core import Engine
 
 log = logging.getLogger(__name__)
 
+# Files that failed or were skipped, listed by `dowse status` under "error_list".
+ERRORS_LISTED = 1000
+
 
 def main(argv: Sequence[str] | None = None) -> int:
+    restrict_umask()  # whatever this process or its children write is private (0600, 0700)
     args = build_parser().parse_args(argv)
     # serve and gui also log to a rotating file in the user's state folder (engine.logs).
-    configure_logging(args.command, args.verbose)
+    configure_logging(args.command, args.verbose, debug=_debug_logging(args))
     try:
         return _dispatch(args)
     except ConfigError as exc:
@@ -39,6 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ndowse: interrupted; everything indexed so far is kept.", file=sys.stderr)
         return 130
+    except (OSError, sqlite3.Error, DatabaseCorruptError) as exc:
+        fault = describe_fault(exc, resolve_data_dir(args.data_dir))
+        if fault is None:
+            raise
+        log.debug("data dir fault", exc_info=True)
+        print(f"dowse: {fault[0]}", file=sys.stderr)
+        return fault[1]
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -69,6 +83,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "doctor":
         from engine.cli.doctor import diagnose, write_report
 
+        if args.repair:
+            from engine.cli.repair import run_repair
+
+            return run_repair(data_dir, sys.stdout)
         report = diagnose(data_dir)
         write_report(report, args.json, sys.stdout)
         return 0 if report.ok else 1
@@ -77,21 +95,30 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_eval_command(args, data_dir if args.data_dir else None)
 
-    if args.command in ("index", "search", "status") and engine_running(data_dir):
+    remote = ("index", "search", "similar", "status", "forget")
+    if args.command in remote and engine_running(data_dir):
         from engine.cli.remote import run_remote
 
         return run_remote(args, data_dir)
 
     from engine.core import Engine
 
-    engine = Engine(data_dir)
+    # Only `index` reads the whole file for damage first (seconds on a big index) before it
+    # writes; a search or status meets damage only where it reads, and says so (main()).
+    engine = Engine(data_dir, check=args.command == "index")
     try:
         if args.command == "index":
             return _index(engine, args)
         if args.command == "search":
             return _search(engine, args)
+        if args.command == "similar":
+            return _similar(engine, args)
+        if args.command == "forget":
+            return _forget(engine, args)
         if args.command == "status":
-            write_status(engine.status(), args.json, sys.stdout)
+            status = engine.status()
+            status["error_list"] = engine.errors(ERRORS_LISTED)
+            write_status(status, args.json, sys.stdout)
             return 0
     finally:
         engine.close()
@@ -116,9 +143,38 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+def _forget(engine: Engine, args: argparse.Namespace) -> int:
+    try:
+        forgotten = engine.forget(args.paths)
+    except ValueError as exc:
+        print(f"dowse forget: {exc}", file=sys.stderr)
+        return 1
+    print(forgotten.describe())
+    return 0
+
+
+def _debug_logging(args: argparse.Namespace) -> bool:
+    """`[log] debug` from the data dir's config.toml, or $DOWSE_DEBUG_LOG; off on any doubt."""
+    try:
+        configured = load_config(resolve_data_dir(args.data_dir)).log.debug
+    except (ConfigError, OSError):
+        configured = False  # the command itself says what is wrong with the config
+    return debug_logging(configured)
+
+
 def _search(engine: Engine, args: argparse.Namespace) -> int:
     filters = search_filters(args)
     response = engine.search(args.query, args.mode, args.k, filters, explain=args.explain)
+    write_response(response, args.json, sys.stdout)
+    return 0
+
+
+def _similar(engine: Engine, args: argparse.Namespace) -> int:
+    try:
+        response = engine.similar(similar_path(args.path), args.page, args.start, args.k)
+    except ValueError as exc:  # not indexed, no passage there, not embedded yet
+        print(f"dowse similar: {exc}", file=sys.stderr)
+        return 1
     write_response(response, args.json, sys.stdout)
     return 0
 

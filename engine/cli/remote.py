@@ -1,4 +1,4 @@
-"""`dowse index`, `search` and `status` when an engine process already serves the data dir.
+"""`dowse index`, `search`, `status` and `forget` when an engine already serves the data dir.
 
 Two processes must never write one index, so while `dowse serve` runs these commands go
 through it: `index` pins the folders with the engine and follows its progress.
@@ -7,16 +7,20 @@ through it: `index` pins the folders with the engine and follows its progress.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from engine.cli.arguments import folder_arguments, search_filters
+from engine.cli.arguments import folder_arguments, search_filters, similar_path
 from engine.cli.render import format_duration, write_response, write_status
 from engine.serve.client import EngineClient, EngineError, EngineUnavailableError
+from engine.serve.display import display_path
 
 POLL_SECONDS = 0.25
+# Files that failed or were skipped, listed by `dowse status` under "error_list".
+ERRORS_LISTED = 1000
 
 
 def run_remote(args: argparse.Namespace, data_dir: Path) -> int:
@@ -24,8 +28,20 @@ def run_remote(args: argparse.Namespace, data_dir: Path) -> int:
         with EngineClient.connect(data_dir) as engine:
             if args.command == "search":
                 return _search(engine, args)
+            if args.command == "similar":
+                path = similar_path(args.path)
+                answer = engine.similar(path, args.page, args.start, args.k)
+                write_response(answer, args.json, sys.stdout)
+                return 0
             if args.command == "status":
-                write_status(engine.status(), args.json, sys.stdout)
+                status = engine.status()
+                status["error_list"] = engine.errors(ERRORS_LISTED)
+                write_status(status, args.json, sys.stdout)
+                return 0
+            if args.command == "forget":
+                # Absolute here: the engine's working directory is not the caller's.
+                paths = [os.path.abspath(os.path.expanduser(p)) for p in args.paths]
+                print(engine.forget(paths))
                 return 0
             return _index(engine, args)
     except EngineError as exc:
@@ -70,6 +86,9 @@ def _index(engine: EngineClient, args: argparse.Namespace) -> int:
                   end="", file=sys.stderr, flush=True)
         if not queued:
             break
+        if status.get("problem"):  # a full disk, a damaged database: it will not drain now
+            print(f"\ndowse: {status['problem']['message']}", file=sys.stderr)
+            return 1
         time.sleep(POLL_SECONDS)
     if tty:
         print(file=sys.stderr)
@@ -80,6 +99,6 @@ def _index(engine: EngineClient, args: argparse.Namespace) -> int:
 def _print_folders(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         print(
-            f"{row['path']}: {row['indexed']} indexed, {row['skipped']} skipped, "
+            f"{display_path(row['path'])}: {row['indexed']} indexed, {row['skipped']} skipped, "
             f"{row['failed']} failed (watched {row['watch']})"
         )

@@ -12,6 +12,10 @@ from typing import Any, TextIO
 from engine.ingest.indexer import IndexProgress, IndexSummary
 from engine.search.response_json import response_dict
 from engine.search.searcher import SearchResponse
+from engine.serve.display import display_path
+
+# Files that failed or were skipped, listed under `dowse status` (all of them with --json).
+PROBLEMS_SHOWN = 20
 
 
 def format_duration(seconds: float | None) -> str:
@@ -72,9 +76,21 @@ def print_summary(summary: IndexSummary, out: TextIO) -> None:
     if summary.failed:
         out.write("Failed:\n")
         for path, reason in summary.failed[:50]:
-            out.write(f"  {path}: {reason}\n")
+            out.write(f"  {display_path(path)}: {display_path(reason)}\n")
         if len(summary.failed) > 50:
             out.write(f"  … and {len(summary.failed) - 50} more (see `dowse status`)\n")
+
+
+def printable(value: Any) -> Any:
+    """`value` with each byte of a name that is not UTF-8 shown as U+FFFD, so the JSON Dowse
+    prints is valid UTF-8 that any parser reads (JSON escapes control characters itself)."""
+    if isinstance(value, str):
+        return display_path(value, keep_controls=True)
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    return value
 
 
 def _reason_kind(reason: str) -> str:
@@ -84,7 +100,7 @@ def _reason_kind(reason: str) -> str:
 
 def response_json(response: SearchResponse | dict[str, Any]) -> str:
     data = response if isinstance(response, dict) else response_dict(response)
-    return json.dumps(data, ensure_ascii=False)
+    return json.dumps(printable(data), ensure_ascii=False)
 
 
 def snippet(text: str, width: int = 240) -> str:
@@ -97,14 +113,24 @@ def print_response(response: SearchResponse | dict[str, Any], out: TextIO) -> No
     if not data["results"]:
         out.write(f"No results for {data['query']!r} ({data['mode']}).\n")
         return
+    source = data.get("source")
+    if source is not None:
+        page = f"  p.{source['page']}" if source["page"] else ""
+        out.write(f"Like {display_path(source['path'])}{page}  [{source['start']}:"
+                  f"{source['end']}]: {snippet(data['query'], 120)}\n")
     if not data["confident"]:
         out.write("No confident match; the closest results are:\n")
+    before = False  # whether the result before was a confident one
     for i, hit in enumerate(data["results"], 1):
+        confident = hit.get("confident", True)
+        if before and not confident:
+            out.write("    — weaker matches —\n")
+        before = confident
         _print_hit(i, hit, data["query"], out)
 
 
 def _print_hit(i: int, hit: dict[str, Any], query: str, out: TextIO) -> None:
-    where = f"{hit['path']}" + (f"  p.{hit['page']}" if hit["page"] else "")
+    where = display_path(hit["path"]) + (f"  p.{hit['page']}" if hit["page"] else "")
     parts = []
     semantic, keyword = hit["score_parts"]["semantic"], hit["score_parts"]["keyword"]
     if semantic is not None:
@@ -118,6 +144,13 @@ def _print_hit(i: int, hit: dict[str, Any], query: str, out: TextIO) -> None:
         _print_explanation(hit, query, out)
     if hit["more"]:
         out.write(f"    + {len(hit['more'])} more passage(s) in this file\n")
+    copies = hit.get("also_in") or []
+    if copies:
+        places = ", ".join(
+            display_path(c["path"]) + (f" p.{c['page']}" if c["page"] else "") for c in copies
+        )
+        other = "other file" if len(copies) == 1 else "other files"
+        out.write(f"    also in {len(copies)} {other}: {places}\n")
 
 
 def _print_explanation(hit: dict[str, Any], query: str, out: TextIO) -> None:
@@ -138,7 +171,7 @@ def _print_explanation(hit: dict[str, Any], query: str, out: TextIO) -> None:
 def write_status(status: dict[str, Any], as_json: bool, out: TextIO) -> None:
     """`dowse status`: one JSON object, or lines for people."""
     if as_json:
-        out.write(json.dumps(status) + "\n")
+        out.write(json.dumps(printable(status)) + "\n")
     else:
         print_status(status, out)
 
@@ -158,6 +191,8 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
     else:
         line = "not running (this shows the index on disk)"
     out.write(f"Data dir:  {status['data_dir']}\nEngine:    {line}\n")
+    if status.get("problem"):  # a full disk, a damaged database: why indexing stopped
+        out.write(f"Problem:   {status['problem']['message']}\n")
     if status.get("model"):
         device = f" on {status['note']}" if status.get("note") else ""
         out.write(f"Model:     {status['model']}{device}\n")
@@ -169,10 +204,24 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
     if status["queue"]:
         eta = format_duration(status["eta_seconds"]) if status.get("eta_seconds") else "?"
         out.write(f"Queue:     {status['queue']} files, {status['rate']:.1f} files/s, ETA {eta}\n")
+    ocr = status.get("ocr") or {}
+    if ocr.get("line"):  # "reading scanned pages: 40 of 300"
+        eta = format_duration(ocr["eta_seconds"]) if ocr.get("eta_seconds") else "?"
+        out.write(f"OCR:       {ocr['line']}, {ocr['rate']:.1f} pages/s, ETA {eta}\n")
+    elif ocr.get("state") == "off" and ocr.get("note"):
+        out.write(f"OCR:       off: {ocr['note']}\n")
     for folder in status["folder_list"]:
         watch = f", watched {folder['watch']}" if folder["watch"] != "none" else ""
         queued = f", {folder['queued']} queued" if folder["queued"] else ""
         out.write(
-            f"  {folder['path']}  {folder['indexed']} indexed, {folder['failed']} failed, "
-            f"{folder['skipped']} skipped{queued}{watch}\n"
+            f"  {display_path(folder['path'])}  {folder['indexed']} indexed, "
+            f"{folder['failed']} failed, {folder['skipped']} skipped{queued}{watch}\n"
         )
+    problems = status.get("error_list") or []
+    if problems:
+        out.write("Not indexed:\n")
+        for row in problems[:PROBLEMS_SHOWN]:
+            shown = f"{display_path(row['path'])}: {display_path(row['reason'])}"
+            out.write(f"  {row['state']:7s}  {shown}\n")
+        if len(problems) > PROBLEMS_SHOWN:
+            out.write(f"  … and {len(problems) - PROBLEMS_SHOWN} more (`dowse status --json`)\n")

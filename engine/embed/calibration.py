@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.embed.base import Vectors
+from engine.private_files import open_private, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +151,11 @@ class VerdictCache:
             "checked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+            fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(json.dumps(data, indent=2, sort_keys=True))
             os.replace(tmp, self.path)
         except OSError as exc:  # a read-only cache costs a re-check next time, nothing more
             log.warning("could not save precision check to %s: %s", self.path, exc)

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import stat
 from pathlib import Path
 
 # Imported for their side effect: each module registers its extractors.
-from engine.extract import epub, html, mail, odt, office, pdf, text  # noqa: F401
+from engine.extract import (  # noqa: F401
+    compressed,
+    epub,
+    html,
+    images,
+    mail,
+    members,
+    odt,
+    office,
+    pdf,
+    text,
+)
 from engine.extract.base import (
     Extracted,
     ExtractError,
@@ -19,6 +31,7 @@ from engine.extract.base import (
     extractor_for_suffix,
     supported_suffixes,
 )
+from engine.extract.regions import passage_boxes
 
 __all__ = [
     "Extracted",
@@ -26,6 +39,7 @@ __all__ = [
     "Heading",
     "UnsupportedFile",
     "extract_file",
+    "passage_boxes",
     "supported_suffixes",
 ]
 
@@ -56,18 +70,30 @@ def _choose(path: Path) -> Extractor:
 
 
 def extract_file(path: Path, max_bytes: int) -> Extracted:
-    """Text and structure of `path`; ExtractError (or UnsupportedFile) says why not."""
+    """Text and structure of `path`; ExtractError (or UnsupportedFile) says why not.
+
+    The text is at most `max_bytes` characters: a small archive that unpacks to more than
+    the file-size limit allows is refused, not indexed in part.
+    """
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as exc:
         raise ExtractError(f"cannot read file: {exc.strerror or describe(exc)}") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsupportedFile("not a regular file")  # never open a pipe or a device
+    size = st.st_size
     if size > max_bytes:
         raise UnsupportedFile(f"file too large: {size / _MB:.1f} MB > {max_bytes / _MB:g} MB limit")
     extractor = _choose(path)
     try:
-        return extractor(path)
+        doc = extractor(path)
     except ExtractError:
+        if size == 0:
+            # An empty DOCX or PDF is not corrupt, only empty; an empty text file is text.
+            raise UnsupportedFile("empty file") from None
         raise
+    except MemoryError:
+        raise  # the extraction child says so, with its limit
     except OSError as exc:
         raise ExtractError(f"cannot read file: {exc.strerror or describe(exc)}") from exc
     except Exception as exc:
@@ -75,3 +101,9 @@ def extract_file(path: Path, max_bytes: int) -> Extracted:
         # file stop the batch.
         log.exception("unexpected error extracting %s", path)
         raise ExtractError(f"could not read file: {describe(exc)}") from exc
+    if len(doc.text) > max_bytes:
+        raise UnsupportedFile(
+            f"too much text: {len(doc.text) / _MB:.1f} million characters > the "
+            f"{max_bytes / _MB:g} MB limit"
+        )
+    return doc

@@ -7,8 +7,8 @@ import posixpath
 import zipfile
 from pathlib import Path
 from urllib.parse import unquote, urldefrag
-from xml.etree import ElementTree
 
+from engine.extract.archive import check_zip, parse_xml
 from engine.extract.base import Extracted, ExtractError, TextBuilder, reading, register
 from engine.extract.html import decode_html, html_to_extracted
 
@@ -22,7 +22,7 @@ _DOCUMENT_TYPES = frozenset({"application/xhtml+xml", "text/html"})
 
 def _package_path(archive: zipfile.ZipFile) -> str:
     try:
-        container = ElementTree.fromstring(archive.read("META-INF/container.xml"))
+        container = parse_xml(archive.read("META-INF/container.xml"), "EPUB")
     except KeyError:
         raise ExtractError("corrupt EPUB: no META-INF/container.xml") from None
     rootfile = container.find(f".//{_CONTAINER}rootfile")
@@ -35,7 +35,7 @@ def _package_path(archive: zipfile.ZipFile) -> str:
 def _spine_documents(archive: zipfile.ZipFile, opf_path: str) -> list[str]:
     """Archive paths of the book's content documents in reading order."""
     try:
-        package = ElementTree.fromstring(archive.read(opf_path))
+        package = parse_xml(archive.read(opf_path), "EPUB")
     except KeyError:
         raise ExtractError(f"corrupt EPUB: missing package file {opf_path}") from None
     base = posixpath.dirname(opf_path)
@@ -55,7 +55,7 @@ def _spine_documents(archive: zipfile.ZipFile, opf_path: str) -> list[str]:
 def _encrypted_paths(archive: zipfile.ZipFile) -> set[str]:
     """Files the book's DRM (or font obfuscation) has encrypted."""
     try:
-        encryption = ElementTree.fromstring(archive.read("META-INF/encryption.xml"))
+        encryption = parse_xml(archive.read("META-INF/encryption.xml"), "EPUB")
     except KeyError:
         return set()
     return {
@@ -68,6 +68,7 @@ def _encrypted_paths(archive: zipfile.ZipFile) -> set[str]:
 @register(".epub", mimes=("application/epub+zip",))
 def extract_epub(path: Path) -> Extracted:
     builder = TextBuilder()
+    check_zip(path, "EPUB")
     with reading("EPUB"), zipfile.ZipFile(path) as archive:
         documents = _spine_documents(archive, _package_path(archive))
         if set(documents) & _encrypted_paths(archive):

@@ -17,6 +17,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
+try:
+    import resource
+except ImportError:  # Windows: no address-space limit, only the time limit
+    resource = None  # type: ignore[assignment]
+
 from engine.extract.base import Extracted, ExtractError, UnsupportedFile
 
 log = logging.getLogger(__name__)
@@ -28,6 +33,11 @@ _START_TIMEOUT = 60.0
 _ORPHAN_POLL = 0.5
 # How long close() waits for an idle child to leave on its own before killing it.
 _CLOSE_GRACE = 2.0
+_MB = 1024 * 1024
+# The memory cap is never set closer than this above what the child maps at rest.
+_MIN_HEADROOM = 256 * _MB
+# The exit code of a child that ran out of memory and could not even say so.
+_OUT_OF_MEMORY_EXIT = 75
 
 
 def _load_target(target: str) -> Callable[[Path, int], Extracted]:
@@ -50,7 +60,40 @@ def _internal(exc: BaseException) -> tuple[str, ...]:
     return ("internal", type(exc).__name__, str(exc), traceback.format_exc())
 
 
-def _serve(conn: Connection, target: str, max_bytes: int, parent_pid: int) -> None:
+def _limit_memory(max_memory: int | None) -> int | None:
+    """Cap the child's address space (RLIMIT_AS), so a file that would need gigabytes gets a
+    MemoryError here instead of swapping the desktop; returns the cap in force."""
+    if not max_memory or resource is None:
+        return None
+    # Never below what the child already maps, or nothing at all could be read.
+    cap = max(max_memory, _mapped_bytes() + _MIN_HEADROOM)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (OSError, ValueError) as exc:
+        log.warning("cannot limit the extractor's memory: %s", exc)
+        return None
+    return cap
+
+
+def _out_of_memory(cap: int | None) -> str:
+    limit = f" ({cap // _MB:,} MB)" if cap else ""
+    return f"reading it needs more memory than the extractor's limit{limit}"
+
+
+def _mapped_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _serve(
+    conn: Connection, target: str, max_bytes: int, parent_pid: int, max_memory: int | None = None
+) -> None:
     """The child's main loop: one path in, one reply out, until the parent goes away."""
     # Ctrl+C reaches the whole process group; the parent decides what stops, not us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -65,6 +108,8 @@ def _serve(conn: Connection, target: str, max_bytes: int, parent_pid: int) -> No
     except Exception as exc:
         conn.send(_internal(exc))
         return
+    # Limited once the libraries are loaded: the cap is for reading files, not for importing.
+    cap = _limit_memory(max_memory)
     conn.send(("ready",))
     while True:
         try:
@@ -74,6 +119,13 @@ def _serve(conn: Connection, target: str, max_bytes: int, parent_pid: int) -> No
         reply: tuple[Any, ...]
         try:
             reply = ("ok", func(path, max_bytes))
+        except MemoryError:
+            # What ran out of memory may have left the libraries half-way: start afresh.
+            try:
+                conn.send(("out_of_memory", _out_of_memory(cap)))
+            except Exception:
+                os._exit(_OUT_OF_MEMORY_EXIT)  # the parent says why from the exit code
+            return
         except UnsupportedFile as exc:
             reply = ("unsupported", str(exc))
         except ExtractError as exc:
@@ -102,13 +154,19 @@ def _raise_for(reply: tuple[Any, ...]) -> NoReturn:
 
 
 class IsolatedExtractor:
-    """Runs extract_file in a child process with a per-file time limit."""
+    """Runs extract_file in a child process with a per-file time limit and, given
+    `max_memory` (bytes), a cap on the child's address space."""
 
     def __init__(
-        self, timeout: float, max_bytes: int, target: str = "engine.extract:extract_file"
+        self,
+        timeout: float,
+        max_bytes: int,
+        target: str = "engine.extract:extract_file",
+        max_memory: int | None = None,
     ) -> None:
         self._timeout = timeout
         self._max_bytes = max_bytes
+        self._max_memory = max_memory
         self._target = target
         self._lock = threading.Lock()
         self._process: SpawnProcess | None = None
@@ -121,12 +179,16 @@ class IsolatedExtractor:
 
     def extract(self, path: Path) -> Extracted:
         """Text and structure of `path`; ExtractError (or UnsupportedFile) says why not."""
+        return self.call(path)
+
+    def call(self, request: object) -> Extracted:
+        """Like extract(), for a target that takes another picklable request than a path."""
         with self._lock:
             if self._process is not None and not self._process.is_alive():
                 self._stop(kill=False)  # died while idle, killed from outside: not this file
             conn = self._conn or self._start()
             try:
-                conn.send(path)
+                conn.send(request)
             except OSError:
                 pass  # it died just now; _receive reads the EOF and says how
             try:
@@ -136,6 +198,9 @@ class IsolatedExtractor:
                 # next caller, so a half-finished exchange ends the child.
                 self._stop(kill=True)
                 raise
+            if reply[0] == "out_of_memory":
+                self._stop(kill=False)  # it leaves after saying so; the next file gets a new one
+                raise ExtractError(str(reply[1]))
             return self._unpack(reply)
 
     def close(self) -> None:
@@ -160,7 +225,7 @@ class IsolatedExtractor:
         parent_end, child_end = context.Pipe()
         process = context.Process(
             target=_serve,
-            args=(child_end, self._target, self._max_bytes, os.getpid()),
+            args=(child_end, self._target, self._max_bytes, os.getpid(), self._max_memory),
             name="dowse-extract",
             daemon=True,  # multiprocessing kills it at interpreter exit if close() was missed
         )
@@ -183,6 +248,8 @@ class IsolatedExtractor:
         except (EOFError, OSError):
             code = self._stop(kill=False)
             how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            if code == _OUT_OF_MEMORY_EXIT:
+                raise ExtractError(_out_of_memory(self._max_memory)) from None
             raise ExtractError(f"extractor crashed ({how})") from None
         return reply
 

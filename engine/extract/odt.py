@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
+from engine.extract.archive import check_zip, parse_xml
 from engine.extract.base import Extracted, ExtractError, TextBuilder, reading, register
 
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
@@ -108,12 +109,14 @@ def _rows(table: ElementTree.Element) -> Iterator[ElementTree.Element]:
 
 
 def _read_content(path: Path) -> ElementTree.Element:
+    check_zip(path, "ODT")
     with zipfile.ZipFile(path) as archive:
         try:
             data = archive.read("content.xml")
         except KeyError:
             raise ExtractError("corrupt ODT: no content.xml") from None
-    return ElementTree.fromstring(data)
+    # No entity expansion, and no nesting deeper than the recursive walk below can take.
+    return parse_xml(data, "ODT")
 
 
 @register(".odt", ".ott", mimes=("application/vnd.oasis.opendocument.text",))

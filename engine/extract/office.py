@@ -13,6 +13,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
+from engine.extract.archive import check_zip
 from engine.extract.base import Extracted, ExtractError, TextBuilder, reading, register
 
 # Office encrypts a password-protected .docx/.pptx into an OLE2 compound file.
@@ -65,6 +66,7 @@ def _docx_table_text(table: Table) -> str:
 )
 def extract_docx(path: Path) -> Extracted:
     _refuse_encrypted(path, "DOCX")
+    check_zip(path, "DOCX")  # python-docx reads every part whole
     builder = TextBuilder()
     with reading("DOCX"):
         document = docx.Document(str(path))
@@ -114,6 +116,7 @@ def _slide_title(slide: Any) -> tuple[str, int | None]:
 def extract_pptx(path: Path) -> Extracted:
     """Each slide is a page that opens with a "Slide N: title" heading."""
     _refuse_encrypted(path, "PPTX")
+    check_zip(path, "PPTX")
     builder = TextBuilder()
     page_starts: list[int] = []
     with reading("PPTX"):

@@ -30,11 +30,72 @@ _PREFERRED_ON_TIE = ("cp1252", "latin_1", "iso8859_15")
 # Share of control characters above which decoded "text" is really binary data.
 _MAX_CONTROL_SHARE = 0.01
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+# Encodings tried on text with NULs in no simple pattern, and their code unit sizes; the
+# guess looks at this much of the file.
+_WIDE = {"utf_16_le": 2, "utf_16_be": 2, "utf_32_le": 4, "utf_32_be": 4}
+_GUESS_BYTES = 64 * 1024
 
 
 def looks_binary(head: bytes) -> bool:
-    """True if the first bytes of a file hold a NUL that no UTF-16/32 byte-order mark explains."""
-    return b"\x00" in head[:SNIFF_BYTES] and not head.startswith(tuple(bom for bom, _ in _BOMS))
+    """True if the first bytes of a file hold a NUL that neither a UTF-16/32 byte-order mark
+    nor the NUL pattern of UTF-16/32 text without one explains."""
+    head = head[:SNIFF_BYTES]
+    if b"\x00" not in head or head.startswith(tuple(bom for bom, _ in _BOMS)):
+        return False
+    return wide_encoding(head) is None
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """UTF-32 or UTF-16 (and which byte order) if NULs fall where that encoding puts them.
+
+    Text mostly below U+0100 (any Latin script) has a NUL in every high byte: three of each
+    four bytes in UTF-32, every other byte in UTF-16. Binary data has NULs anywhere.
+    """
+    n = len(head) - len(head) % 4
+    if n < 16:
+        return None
+    zeros = [head[i:n:4].count(0) for i in range(4)]
+    quarter = n // 4
+    if zeros[3] == quarter and zeros[2] >= 0.9 * quarter and zeros[0] < 0.1 * quarter:
+        return "utf-32-le"
+    if zeros[0] == quarter and zeros[1] >= 0.9 * quarter and zeros[3] < 0.1 * quarter:
+        return "utf-32-be"
+    odd, even = zeros[1] + zeros[3], zeros[0] + zeros[2]
+    if odd >= 0.6 * 2 * quarter and even < 0.05 * 2 * quarter:
+        return "utf-16-le"
+    if even >= 0.6 * 2 * quarter and odd < 0.05 * 2 * quarter:
+        return "utf-16-be"
+    return None
+
+
+def _decode_wide(data: bytes) -> str | None:
+    """The text of UTF-16/32 without a byte-order mark, or None if it does not decode as such."""
+    encoding = wide_encoding(data[:SNIFF_BYTES])
+    if encoding is None:
+        return None
+    unit = 4 if encoding.startswith("utf-32") else 2
+    try:
+        # A file cut short mid-character loses only that character.
+        return data[: len(data) - len(data) % unit].decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def _guess_wide(data: bytes) -> str | None:
+    """UTF-16/32 text whose NULs fit no simple pattern (CJK text: U+4E00 is 00 4E)."""
+    best = from_bytes(data[:_GUESS_BYTES], cp_isolation=list(_WIDE)).best()
+    if best is None or best.encoding not in _WIDE:
+        return None
+    unit = _WIDE[best.encoding]
+    try:
+        return data[: len(data) - len(data) % unit].decode(best.encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def _mostly_control(text: str) -> bool:
+    sample = text[:SNIFF_BYTES]
+    return bool(sample) and len(_CONTROL.findall(sample)) > _MAX_CONTROL_SHARE * len(sample)
 
 
 def decode_text(data: bytes) -> str:
@@ -42,14 +103,18 @@ def decode_text(data: bytes) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data[len(bom) :].decode(encoding, errors="replace")
-    if looks_binary(data):
-        raise UnsupportedFile("binary file")
+    if b"\x00" in data[:SNIFF_BYTES]:
+        # UTF-16 or UTF-32 without a mark (by where its NULs fall, else as charset_normalizer
+        # judges it), or binary.
+        wide = _decode_wide(data) or _guess_wide(data)
+        if wide is None or _mostly_control(wide):
+            raise UnsupportedFile("binary file")
+        return wide
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = _decode_legacy(data)
-    sample = text[:SNIFF_BYTES]
-    if sample and len(_CONTROL.findall(sample)) > _MAX_CONTROL_SHARE * len(sample):
+    if _mostly_control(text):
         raise UnsupportedFile("binary file")
     return text
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.config import ChunkConfig
 from engine.embed.model_dir import read_model_info
-from engine.extract.base import Extracted
+from engine.extract.base import Extracted, ExtractError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,17 @@ _WORD_START = re.compile(r"(?<=[\s。！？])(?=\S)")
 _SENTENCE_PUNCT = frozenset(".!?…。！？")
 _CLOSERS = frozenset("\"'”’)]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SPACE_SPLITTING = frozenset({"BertPreTokenizer", "Whitespace", "WhitespaceSplit"})
+_PER_CHARACTER = frozenset({"NoneType", "BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC",
+                            "NFKD", "StripAccents"})
+# Characters every one of those pre-tokenizers splits at (Python's isspace() also takes
+# \x1c-\x1f, which BERT's normalizer deletes, joining the words either side).
+_BREAKS = frozenset(" \t\n\r")
+# Longer pages are chunked in blocks this long (see chunk_document); a block boundary is a
+# forced passage boundary, one in about 200 passages of prose.
+BLOCK_CHARS = 100_000
+_LAST_SENTENCE_END = re.compile(r"(?s).*[.!?…。！？](?=\s)")
+_LAST_SPACE = re.compile(r"(?s).*(?<=\S)(?=\s)")
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,13 @@ class PassageTokenizer:
         # encode_batch_fast skips offset tracking; tokenizers before 0.20 lack it.
         self._encode_batch = getattr(self._backend, "encode_batch_fast", None) or (
             self._backend.encode_batch
+        )
+        # BERT's pre-tokenizer splits at white space and its normalizer works per character,
+        # so a passage cut at white space tokenizes alone exactly as it did inside its page:
+        # its word pieces can be counted from the page's, without encoding it again.
+        self.splits_at_spaces = (
+            type(self._backend.pre_tokenizer).__name__ in _SPACE_SPLITTING
+            and type(self._backend.normalizer).__name__ in _PER_CHARACTER
         )
 
     @classmethod
@@ -99,10 +119,23 @@ def passage_limit(tokenizer: PassageTokenizer, config: ChunkConfig) -> int:
     return min(int(tokenizer.max_tokens), config.max_tokens)
 
 
+class ChunkingTimeoutError(ExtractError):
+    """Cutting one file's text into passages took longer than its time limit allowed."""
+
+
 def chunk_document(
-    doc: Extracted, tokenizer: PassageTokenizer, config: ChunkConfig
+    doc: Extracted,
+    tokenizer: PassageTokenizer,
+    config: ChunkConfig,
+    deadline: float | None = None,
 ) -> list[Passage]:
-    """Passages covering every non-blank character of `doc`, each within the token limit."""
+    """Passages covering every non-blank character of `doc`, each within the token limit.
+
+    Linear in the text's length: pages longer than BLOCK_CHARS are cut in blocks at a
+    paragraph, sentence or word break, and each block is tokenized on its own (the tokenizer
+    is superlinear on one huge string, and its offsets for a whole 30 MB line would take about
+    a gigabyte of Python objects). ChunkingTimeoutError once time.monotonic() passes `deadline`.
+    """
     limit = passage_limit(tokenizer, config)
     budget = limit - tokenizer.n_special
     if budget < MIN_BUDGET:
@@ -116,11 +149,36 @@ def chunk_document(
     bounds = [0, *cuts, len(text)]
     spans: list[tuple[int, int]] = []
     for a, b in zip(bounds, bounds[1:], strict=False):
-        spans.extend(_Segment(text, a, b, tokenizer, budget, overlap).passages())
+        for block_a, block_b in _blocks(text, a, b):
+            if deadline is not None and time.monotonic() > deadline:
+                raise ChunkingTimeoutError(
+                    f"cutting the text into passages ran out of time at character {block_a:,}"
+                    f" of {len(text):,}"
+                )
+            spans.extend(_Segment(text, block_a, block_b, tokenizer, budget, overlap).passages())
     return [
         Passage(i, s, e, text[s:e], doc.page_at(s), doc.heading_at(s))
         for i, (s, e) in enumerate(spans)
     ]
+
+
+def _blocks(text: str, a: int, b: int) -> Iterator[tuple[int, int]]:
+    """[a, b) in pieces of at most BLOCK_CHARS, each ending at the last blank line, else
+    sentence end, else white space in its final quarter; else cut where it is full."""
+    while b - a > BLOCK_CHARS:
+        limit = a + BLOCK_CHARS
+        floor = limit - BLOCK_CHARS // 4
+        cut = text.rfind("\n\n", floor, limit)
+        if cut < 0:
+            sentence = _LAST_SENTENCE_END.match(text, floor, limit)
+            cut = sentence.end() if sentence else -1
+        if cut < 0:
+            space = _LAST_SPACE.match(text, floor, limit)
+            cut = space.end() if space else limit
+        cut = max(cut, a + 1)
+        yield a, cut
+        a = cut
+    yield a, b
 
 
 class _Segment:
@@ -166,6 +224,10 @@ class _Segment:
         else:
             half, limit = self.starts[i + self.budget // 2], self.starts[i + self.budget]
             end = self._cut(pos, prev_end, half, limit)
+        if self.tokenizer.splits_at_spaces and self._at_breaks(pos, end):
+            inside = bisect_left(self.starts, end) - bisect_left(self.starts, pos)
+            if inside <= self.budget:
+                return end
         # Cutting can change how the edges tokenize: a passage opening inside a word reads
         # its first ## piece as a word start, and a 101-letter word is one [UNK] piece while
         # its first 99 letters are dozens. So each passage is re-counted alone and shrunk.
@@ -180,6 +242,13 @@ class _Segment:
             limit = min(pos + spans[self.budget][0], end - 1)
             cut = self._cut(pos, prev_end, pos + spans[self.budget // 2][0], limit)
             end = min(cut, end - 1)  # strictly shorter each time, so the loop ends
+
+    def _at_breaks(self, pos: int, end: int) -> bool:
+        """Whether [pos, end) starts and ends where this page's tokenization split anyway."""
+        text = self.text
+        return (pos == self.a or text[pos - 1] in _BREAKS) and (
+            end == self.b or text[end] in _BREAKS
+        )
 
     def _cut(self, pos: int, prev_end: int, half: int, limit: int) -> int:
         """Passage end in (pos, limit]: the last paragraph or sentence break in the second

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pathspec
 
 from engine.config import WalkConfig
+from engine.ingest.checks import describe_os_error, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,34 @@ class FoundFile:
     path: Path  # the path inside the pinned folder (never resolved through a symlink)
     size: int
     mtime: float
+    # Why this entry is never opened (a named pipe, a broken link), or "" for a regular file.
+    problem: str = ""
+
+
+def classify(path: Path) -> FoundFile | None:
+    """The entry at `path` as the walker lists it: a regular file, an entry that is listed
+    with a problem and never opened, or None when it is gone."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        try:
+            link = path.lstat()
+        except OSError:
+            return None  # gone
+        return FoundFile(path, 0, link.st_mtime, "a broken symbolic link")
+    except OSError as exc:
+        try:
+            link = path.lstat()
+        except OSError:
+            return None
+        return FoundFile(path, 0, link.st_mtime, describe_os_error(exc))
+    return found_from_stat(path, st)
+
+
+def found_from_stat(path: Path, st: os.stat_result) -> FoundFile:
+    """A named pipe, socket or device is listed with its kind, and never opened."""
+    kind = kind_of(st.st_mode)
+    return FoundFile(path, st.st_size, st.st_mtime, f"not a regular file: {kind}" if kind else "")
 
 
 def _is_venv(path: Path) -> bool:
@@ -131,32 +159,48 @@ class FolderWalker:
             return
 
         for entry in entries:
-            path = Path(entry.path)
-            rel = path.relative_to(self.root).as_posix()
             try:
-                is_link = entry.is_symlink()
-                if is_link and not self._inside_root(path):
-                    continue  # never leave the pinned folder through a link
-                is_dir = entry.is_dir(follow_symlinks=True)
-            except OSError:
-                continue
-            if is_dir:
-                if self._skip_dir_name(entry.name) or self._ignored(rel + "/", path, ignores):
-                    continue
-                if _is_venv(path):
-                    continue
-                yield from self._walk_dir(path, ignores, seen_dirs, seen_files)
-                continue
-            if self._skip_file_name(entry.name) or self._ignored(rel, path, ignores):
-                continue
-            try:
-                st = entry.stat(follow_symlinks=True)
-            except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in seen_files:
-                continue
-            seen_files.add((st.st_dev, st.st_ino))
-            yield FoundFile(path, st.st_size, st.st_mtime)
+                yield from self._walk_entry(entry, ignores, seen_dirs, seen_files)
+            except Exception:  # a bug, for one name: log it and walk on
+                log.exception("cannot list %r", entry.path)
+
+    def _walk_entry(
+        self,
+        entry: os.DirEntry[str],
+        ignores: list[tuple[Path, pathspec.GitIgnoreSpec]],
+        seen_dirs: set[tuple[int, int]],
+        seen_files: set[tuple[int, int]],
+    ) -> Iterator[FoundFile]:
+        path = Path(entry.path)
+        rel = path.relative_to(self.root).as_posix()
+        try:
+            is_link = entry.is_symlink()
+            if is_link and not self._inside_root(path):
+                return  # never leave the pinned folder through a link
+            is_dir = entry.is_dir(follow_symlinks=True)
+        except OSError:
+            is_dir = False  # a link loop: listed below with its reason
+        if is_dir:
+            if self._skip_dir_name(entry.name) or self._ignored(rel + "/", path, ignores):
+                return
+            if _is_venv(path):
+                return
+            yield from self._walk_dir(path, ignores, seen_dirs, seen_files)
+            return
+        if self._skip_file_name(entry.name) or self._ignored(rel, path, ignores):
+            return
+        try:
+            st = entry.stat(follow_symlinks=True)
+        except OSError:
+            # A broken link or a link loop: listed with its reason, never opened.
+            found = classify(path)
+            if found is not None:
+                yield found
+            return
+        if (st.st_dev, st.st_ino) in seen_files:
+            return
+        seen_files.add((st.st_dev, st.st_ino))
+        yield found_from_stat(path, st)
 
     def _ignored(
         self, rel: str, path: Path, ignores: list[tuple[Path, pathspec.GitIgnoreSpec]]

@@ -35,11 +35,20 @@ def response_dict(response: SearchResponse) -> dict[str, Any]:
     for group in response.results:
         item = hit_json(group.best)
         item["more"] = [hit_json(h) for h in group.more]
+        item["confident"] = group.confident
+        item["also_in"] = [
+            {"path": c.path, "page": c.page, "start": c.start, "end": c.end}
+            for c in group.also_in
+        ]
         results.append(item)
-    return {
+    answer = {
         "query": response.query,
         "mode": response.mode,
         "confident": response.confident,
         "elapsed_ms": round(response.elapsed_ms, 2),
         "results": results,
     }
+    if response.source is not None:  # "more like this": the passage the results are like
+        s = response.source
+        answer["source"] = {"path": s.path, "page": s.page, "start": s.start, "end": s.end}
+    return answer

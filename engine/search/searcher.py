@@ -6,17 +6,26 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Protocol
 
+from engine.search.documents import DOCUMENT_POOL, DOCUMENT_WEIGHT, with_documents
+from engine.search.duplicates import Copy, CopyFinder, passage_texts, stored_vectors
 from engine.search.explanation import Explanation
 from engine.search.fusion import SEMANTIC_WEIGHT, fuse_parts
 from engine.store import Store
-from engine.store.keyword import keyword_search, matched_spans
+from engine.store.keyword import document_search, keyword_search, matched_spans
+from engine.store.paths import path_from_db, path_to_db, prefix_params, prefix_sql
 
 MODES = ("hybrid", "semantic", "keyword")
 # Explanations come with the first ten results: one batched forward pass for all of them.
 EXPLAINED = 10
 KEYWORD_SCORE_POOL = 1000
+# A file's best passage is compared with the passages of each result shown before it: all
+# of them (up to WHOLE_FILE_PASSAGES) for the first WHOLE_FILES results, else the COMPARED
+# that ranked best.
+COMPARED = 8
+WHOLE_FILES, WHOLE_FILE_PASSAGES = 10, 200
 
 
 class UnknownModeError(ValueError):
@@ -53,8 +62,8 @@ class SearchFilters:
             parts = []
             for folder in self.folders:
                 folder = os.path.abspath(folder).rstrip(os.sep)
-                parts.append("(f.path = ? OR substr(f.path, 1, ?) = ?)")
-                params.extend([folder, len(folder) + 1, folder + os.sep])
+                parts.append(f"(f.path = ? OR {prefix_sql('f.path')})")
+                params.extend([path_to_db(folder), *prefix_params(folder)])
             clauses.append("(" + " OR ".join(parts) + ")")
         if self.suffixes:
             parts = []
@@ -97,6 +106,8 @@ class PassageHit:
 class FileHit:
     best: PassageHit
     more: tuple[PassageHit, ...] = ()
+    also_in: tuple[Copy, ...] = ()  # other files where the same passage is found
+    confident: bool = True  # the best passage clears the calibrated threshold
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,7 @@ class SearchResponse:
     confident: bool
     results: list[FileHit] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    source: Copy | None = None  # "more like this": the passage the results are like
 
 
 class Searcher:
@@ -115,11 +127,15 @@ class Searcher:
         semantic: SemanticSide | None = None,
         candidates: int = 100,
         semantic_weight: float = SEMANTIC_WEIGHT,
+        document_weight: float = DOCUMENT_WEIGHT,
+        collapse: bool = True,
     ) -> None:
         self.store = store
         self.semantic = semantic
         self.candidates = candidates
         self.semantic_weight = semantic_weight
+        self.document_weight = document_weight
+        self.collapse = collapse
 
     def search(
         self,
@@ -140,6 +156,8 @@ class Searcher:
         keyword: dict[int, tuple[float, int]] = {}
         keyword_pool: dict[int, float] = {}
         keyword_floor = 0.0
+        documents: dict[int, float] = {}
+        document_floor = 0.0
         if mode in ("hybrid", "keyword"):
             # BM25 ranks every match to sort them anyway, so scoring the first thousand costs
             # about the same as the first hundred: the extra ones give semantic candidates
@@ -150,6 +168,10 @@ class Searcher:
             keyword_pool = {h.chunk_id: h.score for h in hits}
             # Past a full pool a passage scores at most the pool's last score; else it has none.
             keyword_floor = hits[-1].score if len(hits) == pool else 0.0
+            if self.document_weight > 0 and hits:
+                files = document_search(self.store.conn, query, DOCUMENT_POOL, where, params)
+                documents = {h.chunk_id: h.score for h in files}
+                document_floor = files[-1].score if len(files) == DOCUMENT_POOL else 0.0
 
         semantic: dict[int, tuple[float, int]] = {}
         parts: dict[int, tuple[float, float]] = {}
@@ -162,6 +184,13 @@ class Searcher:
             nearest = self.semantic.nearest(query, depth, allowed)
             semantic = {cid: (sim, rank + 1) for rank, (cid, sim) in enumerate(nearest)}
 
+        rows = self.rows(list(dict.fromkeys([*keyword, *semantic])))
+        file_of = {cid: row[0] for cid, row in rows.items()}
+        # Normalised over each side's top `candidates` whatever k is: with a pool that grew
+        # with k, --k 100 ranked the first ten differently from --k 10 (and worse: SciFact
+        # nDCG@10 0.720 against 0.725).
+        reference = {c for c, (_, r) in semantic.items() if r <= self.candidates and c in rows}
+        reference |= {c for c, (_, r) in keyword.items() if r <= self.candidates and c in rows}
         if mode == "hybrid" and self.semantic is not None:
             # Score every candidate on both sides exactly so fusion never guesses a missing score.
             missing_sem = [cid for cid in keyword if cid not in semantic]
@@ -169,14 +198,10 @@ class Searcher:
             kw_extra = {
                 cid: keyword_pool.get(cid, keyword_floor) for cid in semantic if cid not in keyword
             }
-            # Normalised over each side's top `candidates` whatever k is: with a pool that grew
-            # with k, --k 100 ranked the first ten differently from --k 10 (and worse: SciFact
-            # nDCG@10 0.720 against 0.725).
-            reference = {c for c, (_, r) in semantic.items() if r <= self.candidates}
-            reference |= {c for c, (_, r) in keyword.items() if r <= self.candidates}
+            words = {cid: s for cid, (s, _) in keyword.items()} | kw_extra
             parts = fuse_parts(
                 {cid: s for cid, (s, _) in semantic.items()} | sem_extra,
-                {cid: s for cid, (s, _) in keyword.items()} | kw_extra,
+                self._with_documents(words, file_of, documents, document_floor, reference),
                 self.semantic_weight,
                 reference,
             )
@@ -184,18 +209,18 @@ class Searcher:
         elif mode == "semantic":
             fused = {cid: s for cid, (s, _) in semantic.items()}
         else:
-            fused = {cid: s for cid, (s, _) in keyword.items()}
+            words = {cid: s for cid, (s, _) in keyword.items()}
+            fused = self._with_documents(words, file_of, documents, document_floor, reference)
 
         ranked = sorted(fused.items(), key=lambda item: -item[1])
-        rows = self._rows([cid for cid, _ in ranked])
-        grouped: dict[int, list[PassageHit]] = {}
+        passages: list[PassageHit] = []
         for cid, score in ranked:
             row = rows.get(cid)
             if row is None:
                 continue  # deleted since the vector index last saw it
             sem = semantic.get(cid)
             kw = keyword.get(cid)
-            hit = PassageHit(
+            passages.append(PassageHit(
                 chunk_id=cid, file_id=row[0], path=row[1], page=row[2], start=row[3],
                 end=row[4], heading=row[5], text=row[6], mtime=row[7], score=float(score),
                 # In hybrid mode a side that did not rank a passage still scored it exactly.
@@ -203,18 +228,61 @@ class Searcher:
                 keyword=kw[0] if kw else kw_extra.get(cid),
                 keyword_rank=kw[1] if kw else None, semantic_rank=sem[1] if sem else None,
                 fused_parts=parts.get(cid),
-            )
-            if hit.file_id not in grouped and len(grouped) >= k:
-                continue  # only more passages of files already shown from here on
-            group = grouped.setdefault(hit.file_id, [])
-            if len(group) < passages_per_file:
-                group.append(hit)
-        results = [FileHit(g[0], tuple(g[1:])) for g in list(grouped.values())[:k]]
+            ))
+        results = self.group(passages, k, passages_per_file, query)
         if explain:
             results = self._explain(query, mode, results)
-        confident = self._confident(mode, results)
+        results = [replace(r, confident=self._passes(mode, r.best)) for r in results]
+        confident = any(r.confident for r in results)
         elapsed = (time.perf_counter() - started) * 1000
         return SearchResponse(query, mode, confident, results, elapsed)
+
+    def _with_documents(
+        self,
+        words: dict[int, float],
+        file_of: dict[int, int],
+        documents: dict[int, float],
+        floor: float,
+        reference: set[int],
+    ) -> dict[int, float]:
+        words = {c: s for c, s in words.items() if c in file_of}
+        if not documents:
+            return words
+        ref = reference & set(words) or None
+        return with_documents(words, file_of, documents, floor, self.document_weight, ref)
+
+    def group(
+        self, hits: list[PassageHit], k: int, per_file: int, query: str = ""
+    ) -> list[FileHit]:
+        """Passages grouped by file in rank order; a file whose best passage repeats a file
+        shown before it (engine/search/duplicates.py) is listed under that one instead."""
+        by_file: dict[int, list[PassageHit]] = {}
+        for hit in hits:
+            by_file.setdefault(hit.file_id, []).append(hit)
+        conn = self.store.conn
+        ranked = [h.chunk_id for group in by_file.values() for h in group[:COMPARED]]
+        finder = CopyFinder(stored_vectors(conn, ranked) if self.collapse else {},
+                            texts=lambda ids: passage_texts(conn, ids))
+        shown: list[tuple[list[PassageHit], list[Copy]]] = []
+        for file_id, group in by_file.items():
+            best = group[0]
+            original = None
+            if self.collapse:
+                words = partial(matched_spans, best.text, query) if query else None
+                original = finder.original_of(best.chunk_id, best.text, words)
+            if original is not None:
+                shown[original][1].append(Copy(best.path, best.page, best.start, best.end))
+            elif len(shown) < k:
+                passages: dict[int, str | None] = {h.chunk_id: h.text for h in group[:COMPARED]}
+                if self.collapse and len(shown) < WHOLE_FILES:
+                    # For the first results all their passages, since a copy's best passage
+                    # may lie anywhere in them; for the rest the passages that ranked.
+                    vectors = stored_vectors(conn, file_id=file_id, limit=WHOLE_FILE_PASSAGES)
+                    finder.vectors.update(vectors)
+                    passages.update({c: None for c in vectors if c not in passages})
+                finder.add(list(passages.items()))
+                shown.append((group[:per_file], []))
+        return [FileHit(g[0], tuple(g[1:]), also_in=tuple(c)) for g, c in shown]
 
     def _explain(self, query: str, mode: str, results: list[FileHit]) -> list[FileHit]:
         """Attach explanations to the best passage of the first EXPLAINED results."""
@@ -247,13 +315,13 @@ class Searcher:
             out.append(replace(group, best=replace(hit, explanation=exp, semantic=semantic_score)))
         return out + results[EXPLAINED:]
 
-    def _confident(self, mode: str, results: list[FileHit]) -> bool:
-        if not results:
-            return False
+    def _passes(self, mode: str, hit: PassageHit) -> bool:
+        """Whether a result clears the calibrated threshold (keyword mode has none)."""
         if mode == "keyword" or self.semantic is None:
             return True
-        best = max((r.best.semantic or -1.0) for r in results)
-        return best >= self.semantic.confidence_threshold
+        return (hit.semantic if hit.semantic is not None else -1.0) >= (
+            self.semantic.confidence_threshold
+        )
 
     def _allowed_ids(self, where: str, params: tuple[object, ...]) -> set[int] | None:
         """Chunk ids the filters allow, or None when they allow every chunk."""
@@ -262,7 +330,7 @@ class Searcher:
         total = int(self.store.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
         return None if len(allowed) == total else allowed
 
-    def _rows(
+    def rows(
         self, chunk_ids: Sequence[int]
     ) -> dict[int, tuple[int, str, int | None, int, int, str | None, str, float]]:
         out = {}
@@ -275,7 +343,7 @@ class Searcher:
                 part,
             )
             for r in rows:
-                out[int(r[0])] = (int(r[1]), str(r[2]), r[3], int(r[4]), int(r[5]), r[6],
+                out[int(r[0])] = (int(r[1]), path_from_db(r[2]), r[3], int(r[4]), int(r[5]), r[6],
                                   str(r[7]), float(r[8]))
         return out
 

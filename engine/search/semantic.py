@@ -16,11 +16,11 @@ from engine.embed.base import Encoder
 from engine.search.explain import explain_passages
 from engine.search.explanation import Explanation
 from engine.store import Store
+from engine.vectors import VECTORS_FILE_NAME as VECTORS_FILE_NAME  # where it always was
 from engine.vectors import open_or_rebuild
 
 log = logging.getLogger(__name__)
 
-VECTORS_FILE_NAME = "vectors.hnsw"
 # Below this many allowed passages a filtered search is exact brute force over their stored
 # vectors; above it hnswlib's filtered search is used. Both keep full recall.
 EXACT_FILTER_LIMIT = 20_000
@@ -92,6 +92,16 @@ class SemanticIndex:
     def _labels_in_store(self) -> set[int]:
         rows = self.store.conn.execute("SELECT id FROM chunks WHERE vector IS NOT NULL")
         return {int(r[0]) for r in rows}
+
+    def drop_unstored(self) -> int:
+        """Delete labels whose passage is gone from SQLite: a removal committed while the
+        index loaded, before its vectors could be told. Index labels are read before the
+        store's, so a passage added meanwhile (stored first, then indexed) is never lost."""
+        present = self.index.labels()
+        stale = np.setdiff1d(present, np.fromiter(self._labels_in_store(), np.int64))
+        if len(stale):
+            self.apply(stale.tolist(), [], np.empty((0, 0), np.float32))
+        return len(stale)
 
     def _stored(
         self, chunk_ids: Iterable[int], store: Store | None = None
@@ -213,6 +223,18 @@ class SemanticIndex:
     def explain(self, query: str, passages: Sequence[tuple[str, int]]) -> list[Explanation]:
         return explain_passages(self.encoder, query, passages)
 
+    def neighbours(
+        self, chunk_id: int, k: int, excluded: set[int], store: Store | None = None
+    ) -> list[tuple[int, float]]:
+        """Passages nearest to one passage's stored vector (nothing is embedded), none of
+        those in `excluded`; empty when that passage has no vector yet."""
+        ids, vectors = self._stored([chunk_id], store)
+        if not ids:
+            return []
+        labels, scores = self.index.search(vectors[0], k, lambda label: label not in excluded)
+        return [(int(label), float(score)) for label, score in zip(labels[0], scores[0],
+                                                                    strict=True)]
+
     def close(self) -> None:
         self.checkpoint()
 
@@ -233,3 +255,6 @@ class SemanticReader:
 
     def explain(self, query: str, passages: Sequence[tuple[str, int]]) -> list[Explanation]:
         return self.owner.explain(query, passages)
+
+    def neighbours(self, chunk_id: int, k: int, excluded: set[int]) -> list[tuple[int, float]]:
+        return self.owner.neighbours(chunk_id, k, excluded, self.store)

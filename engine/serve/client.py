@@ -14,9 +14,11 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from engine.private_files import open_private, private_dir
 from engine.serve import protocol
 from engine.serve.runtime import ENGINE_LOG, INFO_FILE, TOKEN_FILE, engine_running
 
@@ -122,6 +124,20 @@ class EngineClient:
         reply = self.request(protocol.Search(query=query, **options), protocol.SearchResults)
         return reply.response
 
+    def similar(
+        self, path: str, page: int | None = None, start: int | None = None, k: int | None = None
+    ) -> dict[str, Any]:
+        """"More like this": the same shape as search(), with a `source` key."""
+        request = protocol.Similar(path=path, page=page, start=start, k=k)
+        return self.request(request, protocol.SearchResults).response
+
+    def page_image(
+        self, path: str, page: int, start: int | None = None, end: int | None = None,
+        width: int = 800,
+    ) -> protocol.PageImage:
+        request = protocol.GetPage(path=path, page=page, start=start, end=end, width=width)
+        return self.request(request, protocol.PageImage, timeout=120.0)
+
     def status(self) -> dict[str, Any]:
         return self.request(protocol.Status(), protocol.StatusReport).status
 
@@ -130,6 +146,11 @@ class EngineClient:
 
     def unpin(self, path: str) -> str:
         return self.request(protocol.Unpin(path=path), protocol.Done).detail
+
+    def forget(self, paths: Sequence[str], timeout: float = 300.0) -> str:
+        """Unpin and purge; what was removed. A purge rewrites the keyword index: seconds."""
+        reply = self.request(protocol.Forget(paths=tuple(paths)), protocol.Done, timeout)
+        return reply.detail
 
     def reindex(self, path: str) -> str:
         return self.request(protocol.Reindex(path=path), protocol.Done).detail
@@ -172,9 +193,9 @@ def _with_id(message: M, request_id: int) -> M:
 
 def spawn_engine(data_dir: Path, wait: float = 60.0) -> subprocess.Popen[bytes]:
     """Start `dowse serve` for the data dir in the background and wait until it answers."""
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(data_dir)
     log_path = data_dir / ENGINE_LOG
-    with open(log_path, "ab") as log_file:
+    with os.fdopen(open_private(log_path, os.O_WRONLY | os.O_APPEND), "ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "engine.cli", "serve", "--data-dir", str(data_dir)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
+
+from engine.serve.protocol_fields import added_field, coerce, field_hints, omitted
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 1 << 20  # a longer line is refused, and skipped up to its newline
@@ -71,6 +71,14 @@ class Unpin(Message):
 
 
 @dataclass(frozen=True)
+class Forget(Message):
+    """Unpin the folders at or below `paths` and purge what they held; done says what went."""
+
+    TYPE: ClassVar[str] = "forget"
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Pause(Message):
     """Stop indexing: everywhere, or in one pinned folder (watching goes on; work queues)."""
 
@@ -105,10 +113,13 @@ class Reindex(Message):
 
 @dataclass(frozen=True)
 class GetText(Message):
-    """The indexed text of one file, for a preview, in the coordinates results use."""
+    """The indexed text of one file, for a preview, in the coordinates results use; a text too
+    long for one reply comes as a window around [start, end) (FileText.offset)."""
 
     TYPE: ClassVar[str] = "get_text"
     path: str
+    start: int | None = added_field(None)  # the passage to be shown, in results' offsets
+    end: int | None = added_field(None)
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,13 @@ class Shutdown(Message):
     TYPE: ClassVar[str] = "shutdown"
 
 
+@dataclass(frozen=True)
+class Rebuild(Message):
+    """Set a damaged index aside (errors say `database_corrupt`); start afresh, same folders."""
+
+    TYPE: ClassVar[str] = "rebuild"
+
+
 # -- replies (engine → client, `id` copied from the request) ------------------------------
 
 
@@ -179,8 +197,10 @@ class ErrorList(Message):
 class FileText(Message):
     TYPE: ClassVar[str] = "file_text"
     path: str
-    text: str  # offsets in results index into this text
+    text: str  # offsets in results index into this text, less `offset`
     complete: bool  # False when only the indexed passages were kept (gaps are blank)
+    offset: int = added_field(0)  # where `text` starts: a window of a text over one message
+    length: int | None = added_field(None)  # the whole text's length, when `text` is a window
 
 
 @dataclass(frozen=True)
@@ -264,17 +284,17 @@ class FolderState(Message):
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls
     for cls in (
-        Hello, Search, Pin, Unpin, Pause, Resume, Status, ListErrors, Reindex, GetText,
-        Similar, GetPage, Subscribe, Shutdown, Welcome, SearchResults, StatusReport, ErrorList,
-        FileText, PageImage, Done, Error, ModelLoading, ModelReady, Progress, FileIndexed,
-        FileFailed, FolderState,
+        Hello, Search, Pin, Unpin, Forget, Pause, Resume, Status, ListErrors, Reindex, GetText,
+        Similar, GetPage, Subscribe, Shutdown, Rebuild, Welcome, SearchResults, StatusReport,
+        ErrorList, FileText, PageImage, Done, Error, ModelLoading, ModelReady, Progress,
+        FileIndexed, FileFailed, FolderState,
     )
 }
 REQUEST_TYPES = frozenset(
     cls.TYPE
     for cls in (
-        Hello, Search, Pin, Unpin, Pause, Resume, Status, ListErrors, Reindex, GetText,
-        Similar, GetPage, Subscribe, Shutdown,
+        Hello, Search, Pin, Unpin, Forget, Pause, Resume, Status, ListErrors, Reindex, GetText,
+        Similar, GetPage, Subscribe, Shutdown, Rebuild,
     )
 )
 
@@ -282,8 +302,14 @@ REQUEST_TYPES = frozenset(
 def encode(message: Message) -> bytes:
     body: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": message.TYPE}
     for f in dataclasses.fields(message):
-        body[f.name] = getattr(message, f.name)
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        if not omitted(f, value := getattr(message, f.name)):
+            body[f.name] = value
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    except UnicodeEncodeError:
+        # A path that is not UTF-8 travels surrogate-escaped ("\udcff"): still one line of
+        # ASCII JSON, and json.loads gives back the very same str, so the path stays usable.
+        return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode() + b"\n"
 
 
 def decode(line: bytes | str) -> Message:
@@ -311,7 +337,7 @@ def decode(line: bytes | str) -> Message:
     cls = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError("unknown_type", f"unknown message type {kind!r}", request_id)
-    hints = _hints(cls)
+    hints = field_hints(cls)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in raw:
@@ -319,7 +345,7 @@ def decode(line: bytes | str) -> Message:
                 raise ProtocolError("bad_message", f"{kind}: missing {f.name!r}", request_id)
             continue
         try:
-            values[f.name] = _coerce(raw[f.name], hints[f.name])
+            values[f.name] = coerce(raw[f.name], hints[f.name])
         except TypeError as exc:
             raise ProtocolError("bad_message", f"{kind}.{f.name}: {exc}", request_id) from None
     unknown = set(raw) - {"v", "type"} - set(values) - {f.name for f in dataclasses.fields(cls)}
@@ -329,48 +355,3 @@ def decode(line: bytes | str) -> Message:
         )
     return cls(**values)
 
-
-_HINTS: dict[type[Message], dict[str, Any]] = {}
-
-
-def _hints(cls: type[Message]) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def _coerce(value: Any, hint: Any) -> Any:
-    """Check `value` against a field's annotation; JSON lists become tuples."""
-    origin = typing.get_origin(hint)
-    if origin in (Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _coerce(value, option)
-            except TypeError:
-                pass
-        raise TypeError(f"expected {hint}, got {type(value).__name__}")
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise TypeError(f"expected a list, got {type(value).__name__}")
-        (item,) = typing.get_args(hint)[:1]
-        return tuple(_coerce(v, item) for v in value)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise TypeError(f"expected an object, got {type(value).__name__}")
-        return value
-    if hint is Any:
-        return value
-    if hint is float:
-        if type(value) in (int, float):
-            return float(value)
-        raise TypeError(f"expected a number, got {type(value).__name__}")
-    if hint in (int, str, bool):
-        if type(value) is not hint:  # bool is an int in Python but not here
-            raise TypeError(f"expected {hint.__name__}, got {type(value).__name__}")
-        return value
-    raise TypeError(f"unsupported field type {hint}")

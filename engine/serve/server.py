@@ -38,7 +38,10 @@ from engine.serve.runtime import (
     socket_path,
     write_private,
 )
-from engine.serve.service import EngineService
+from engine.serve.service import EngineService, rebuilt_service
+from engine.serve.text_window import text_reply
+from engine.serve.writer_health import REBUILD_HINT
+from engine.store.integrity import is_corruption
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +206,10 @@ class Connection:
             self._error(message.id, "failed", str(exc))
             return
         except Exception as exc:  # a bug: keep serving, but say so and log it whole
+            if is_corruption(exc):
+                self.server.service.note_damage(exc)
+                self._error(message.id, "database_corrupt", f"{exc}. {REBUILD_HINT}")
+                return
             log.exception("request %s failed", message.TYPE)
             self._error(message.id, "internal", f"{type(exc).__name__}: {exc}")
             return
@@ -241,6 +248,7 @@ class Server:
         self._connections: set[Connection] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._rebuild_lock = threading.Lock()
         self.service = EngineService(data_dir, config, self.publish)
 
     # -- connections ------------------------------------------------------------------------
@@ -269,23 +277,24 @@ class Server:
             return protocol.Done(id=rid, detail=_wait(service.pin(message.path)))
         if isinstance(message, protocol.Unpin):
             return protocol.Done(id=rid, detail=_wait(service.unpin(message.path)))
+        if isinstance(message, protocol.Forget):
+            return protocol.Done(id=rid, detail=_wait(service.forget(message.paths)))
         if isinstance(message, protocol.Reindex):
             return protocol.Done(id=rid, detail=_wait(service.reindex(message.path)))
         if isinstance(message, protocol.Pause | protocol.Resume):
             service.set_paused(isinstance(message, protocol.Pause), message.path)
             return protocol.Done(id=rid, detail=message.TYPE + "d")
-        if isinstance(message, protocol.GetText):
-            text = service.file_text(message.path)
-            if text is None:
-                raise ValueError(f"nothing indexed at {message.path}")
-            return protocol.FileText(id=rid, path=message.path, text=text, complete=False)
+        if isinstance(message, protocol.GetText):  # a long text: a window around the passage
+            return text_reply(message, service.file_text(message.path))
         if isinstance(message, protocol.Subscribe):
             connection.subscribed = True
             return protocol.Done(id=rid, detail="subscribed")
         if isinstance(message, protocol.Shutdown):
             self._stop.set()
             return protocol.Done(id=rid, detail="shutting down")
-        raise ValueError(f"unhandled request {message.TYPE}")
+        if isinstance(message, protocol.Rebuild):
+            return protocol.Done(id=rid, detail=self.rebuild())
+        return service.reply(message)  # similar and get_page; ValueError for anything else
 
     # -- running ----------------------------------------------------------------------------
 
@@ -329,6 +338,12 @@ class Server:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def rebuild(self) -> str:
+        """Set a damaged database aside, then serve from a new service on a fresh one."""
+        with self._rebuild_lock:
+            self.service, detail = rebuilt_service(self.service)
+        return detail
 
 
 def _wait(future: Future[str]) -> str:

@@ -8,23 +8,31 @@ two threads write the same rows.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from engine import __version__
 from engine.config import Config
+from engine.core import rebuild_index
 from engine.ingest.status import folder_rows
+from engine.logs import PRIVATE
+from engine.search.response_json import response_dict
 from engine.search.searcher import MODES, Searcher, SearchFilters, SearchResponse, UnknownModeError
 from engine.serve import protocol
+from engine.serve.previews import Previews
 from engine.serve.query_gate import QueryGate
 from engine.serve.worker import IndexWorker
 from engine.store import Store
 from engine.store import queue as work_queue
+from engine.store.integrity import is_corruption, load_folder_list
+
+log = logging.getLogger(__name__)
 
 
 class EngineService:
@@ -36,17 +44,21 @@ class EngineService:
     ) -> None:
         self.data_dir = data_dir
         self.config = config
+        self.publish = publish
         self._local = threading.local()
         self._stores: list[Store] = []
         self._stores_lock = threading.Lock()
         self.gate = QueryGate()
         self.started = time.time()
         self.worker = IndexWorker(data_dir, config, publish, self.gate, self._thread_store)
+        self.previews = Previews(config, self._thread_store, lambda: self.worker.semantic,
+                                 self.gate)
 
     def start(self) -> None:
         self.worker.start()
 
     def stop(self) -> None:
+        self.previews.close()
         self.worker.stop()
         with self._stores_lock:
             for store in self._stores:
@@ -63,6 +75,16 @@ class EngineService:
 
     # -- reads ------------------------------------------------------------------------------
 
+    def reply(self, message: protocol.Message) -> protocol.Message:
+        """The answer to "more like this" and to a page preview (the server's other requests
+        are answered there); ValueError for a request nothing answers."""
+        if isinstance(message, protocol.Similar):
+            response = response_dict(self.previews.similar(message))
+            return protocol.SearchResults(id=message.id, response=response)
+        if isinstance(message, protocol.GetPage):
+            return self.previews.page(message)
+        raise ValueError(f"unhandled request {message.TYPE}")
+
     def search(self, request: protocol.Search) -> SearchResponse:
         filters = SearchFilters(
             folders=request.folders, suffixes=request.types,
@@ -77,6 +99,7 @@ class EngineService:
             # The model is still loading: answer from the keyword side now rather than wait.
             mode = "keyword"
         reader = semantic.reader(store) if semantic is not None and mode != "keyword" else None
+        log.debug("search %r in %s mode", request.query, mode, extra=PRIVATE)  # debug logging only
         searcher = Searcher(store, reader, self.config.search.candidates)
         with self.gate.query():
             return searcher.search(
@@ -92,6 +115,23 @@ class EngineService:
         return [{"path": p, "state": s, "reason": r} for p, s, r in rows]
 
     def status(self) -> dict[str, Any]:
+        """What `dowse status --json` prints; `problem` says why indexing stopped, if it did."""
+        try:
+            status = self._status()
+        except Exception as exc:
+            if not is_corruption(exc):
+                raise
+            self.worker.health.report_damage(str(exc))
+            status = self._damaged_status()
+        problem = self.worker.health.problem
+        status["problem"] = problem.as_dict() if problem is not None else None
+        return status
+
+    def note_damage(self, exc: BaseException) -> None:
+        """A request found the database damaged: say so in status from now on."""
+        self.worker.health.report_damage(str(exc))
+
+    def _status(self) -> dict[str, Any]:
         store = self._thread_store()
         counts = store.counts()
         queued = work_queue.queue_length(store.conn)
@@ -114,10 +154,35 @@ class EngineService:
             "embedded_passages": semantic.embedded_passages if semantic is not None else 0,
             "reused_passages": self.worker.totals["reused"],
             "moved_files": self.worker.totals["moved"],
+            "ocr": self.worker.ocr.status(store),  # "reading scanned pages: 40 of 300"
             "folder_list": folder_rows(
                 store, self.worker.watch_modes(), self.worker.paused_folder_paths()
             ),
         }
+
+    def _damaged_status(self) -> dict[str, Any]:
+        """Status when the database cannot be read at all: the same keys, nothing counted."""
+        counts = dict.fromkeys(("folders", "files", "indexed", "skipped", "failed", "passages"), 0)
+        folders = [
+            {"path": path, "state": "damaged", "files": 0, "indexed": 0, "failed": 0,
+             "skipped": 0, "queued": 0, "watch": "none", "paused": False}
+            for path in load_folder_list(self.data_dir)
+        ]
+        return {
+            "data_dir": str(self.data_dir),
+            "engine": {
+                "state": "running", "pid": os.getpid(), "version": __version__,
+                "activity": "database damaged",
+                "uptime_seconds": round(time.time() - self.started, 1),
+            },
+            **self.worker.model, **counts, "folders": len(folders), "errors": 0, "queue": 0,
+            "rate": 0.0, "eta_seconds": None, "current": "", "embedded_passages": 0,
+            "reused_passages": 0, "moved_files": 0, "folder_list": folders,
+        }
+
+    @property
+    def damaged(self) -> bool:
+        return self.worker.health.damaged
 
     # -- changes, run by the worker ---------------------------------------------------------
 
@@ -128,8 +193,21 @@ class EngineService:
         return self.worker.submit(lambda: self.worker.pin_folder(root))
 
     def unpin(self, path: str) -> Future[str]:
+        """Unpinning forgets the folder for good, purge included: the same as forget."""
         root = os.path.abspath(os.path.expanduser(path))
-        return self.worker.submit(lambda: self.worker.unpin_folder(root, path))
+
+        def unpin() -> str:
+            passages = self.worker.forget_paths([root], exact=True).passages
+            return f"unpinned {root}; {passages} passages removed"
+
+        return self.worker.submit(unpin)
+
+    def forget(self, paths: Sequence[str]) -> Future[str]:
+        """Unpin and purge, on the worker: the reply comes once the purge holds on disk."""
+        if not paths:
+            raise ValueError("forget what? give one or more paths")
+        targets = [os.path.abspath(os.path.expanduser(p)) for p in paths]
+        return self.worker.submit(lambda: self.worker.forget_paths(targets).describe())
 
     def reindex(self, path: str) -> Future[str]:
         target = os.path.abspath(os.path.expanduser(path))
@@ -138,3 +216,21 @@ class EngineService:
     def set_paused(self, paused: bool, path: str | None = None) -> None:
         """Pause or resume all indexing, or one pinned folder's."""
         self.worker.set_paused(paused, path)
+
+
+def rebuilt_service(old: EngineService) -> tuple[EngineService, str]:
+    """Stop a service whose database is damaged, set the file aside for a fresh one with the
+    same pinned folders, and start a new service on it; returns it and what was done."""
+    if not old.damaged:
+        raise ValueError("the index database is not damaged; there is nothing to rebuild")
+    old.stop()  # every connection to the damaged file closes before it is moved
+    try:
+        rebuilt = rebuild_index(old.data_dir)
+    finally:
+        new = EngineService(old.data_dir, old.config, old.publish)
+        new.start()
+    log.warning("rebuilt the index; the damaged database is kept as %s", rebuilt.kept_at)
+    return new, (
+        f"set the damaged index aside as {rebuilt.kept_at}; {len(rebuilt.folders)} pinned "
+        "folder(s) kept, indexing them again"
+    )

@@ -1,7 +1,7 @@
 """The engine's one writer: a low-priority thread that scans, indexes and checkpoints.
 
 Everything that changes the index runs here, in order: commands handed over by requests
-(pin, unpin, re-index), scans of pinned folders, and the work queue. The model loads beside
+(pin, unpin, forget, re-index), scans of pinned folders, and the work queue. The model loads beside
 it on its own thread and connection, and the queue waits for it. Searches never run here; the
 worker steps aside while one runs (engine.serve.query_gate).
 """
@@ -10,29 +10,38 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from engine.config import Config
 from engine.embed.model_dir import resolve_model_dir
-from engine.extract.isolated import IsolatedExtractor
 from engine.ingest.chunk import PassageTokenizer
+from engine.ingest.forget import Forgotten, folders_to_forget, forget_folders, purge_traces
 from engine.ingest.indexer import FileOutcome, Indexer
+from engine.ingest.ocr_stage import OcrStage
 from engine.ingest.status import RunStats
 from engine.ingest.walk import FolderWalker
 from engine.ingest.watch import FolderWatcher, WatchBatch
 from engine.serve import protocol
+from engine.serve.changes import queue_batch, requeue_under
 from engine.serve.model_loader import load_semantic, model_name
 from engine.serve.query_gate import GatedVectors, QueryGate
-from engine.store import Store
+from engine.serve.writer_health import (
+    SPACE_POLL_SECONDS,
+    WriterHealth,
+    check_database,
+    work_through_full_disks,
+)
+from engine.serve.writer_thread import Inbox, lower_priority
+from engine.serve.writer_thread import run as run_command
+from engine.store import DiskFullError, Store
 from engine.store import queue as work_queue
+from engine.store.integrity import is_corruption
 
 if TYPE_CHECKING:
     from engine.search.semantic import SemanticIndex
@@ -40,14 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_FILES = 32  # queue entries claimed at once; small, so commands never wait long
-WORKER_NICE = 10
-
-
-def lower_priority() -> None:
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
-    except (AttributeError, OSError):  # not Linux: the thread keeps normal priority
-        pass
 
 
 class IndexWorker:
@@ -64,7 +65,9 @@ class IndexWorker:
         self.publish = publish
         self.gate = gate
         self._thread_store = thread_store  # for the watcher's thread
-        self.store = Store.open_in(data_dir)  # the worker's own connection
+        self._store: Store | None = None  # the worker's own, opened on its thread: see store
+        self.health = WriterHealth(data_dir)
+        self._checked = threading.Event()  # quick_check is done; the vectors may be read
         self._model_store: Store | None = None
         self.stats = RunStats()
         self.activity = "starting"
@@ -74,15 +77,13 @@ class IndexWorker:
         self._tokenizer = PassageTokenizer.from_model_dir(
             resolve_model_dir(config.embed.model_path), config.chunk.max_tokens
         )
-        self._extractor = IsolatedExtractor(
-            config.extract.timeout_seconds, config.extract.max_file_bytes
-        )
-        self._cond = threading.Condition()
-        self._commands: deque[tuple[Callable[[], str], Future[str]]] = deque()
+        # The extraction children: text, and OCR for pictures of pages, read after text.
+        self.ocr = OcrStage(lambda: self.store, config, data_dir / "cache")
+        self._inbox = Inbox()
+        self._cond = self._inbox.cond
         self._scans: set[int] = set()
         self.paused = False
         self._paused_folders: set[int] = set()
-        self._stopping = False
         self._roots: dict[int, Path] = {}  # folder id -> pinned path, for watched folders
         self._watcher = FolderWatcher(
             self._on_watcher_batch,
@@ -90,36 +91,45 @@ class IndexWorker:
             poll_interval=config.watch.poll_seconds,
         )
         self._thread = threading.Thread(target=self._run, name="dowse-worker", daemon=True)
+        self._loader = threading.Thread(target=self._load_model, name="dowse-model", daemon=True)
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    @property
+    def store(self) -> Store:
+        """The worker's own connection (DatabaseCorruptError when the file cannot be opened)."""
+        if self._store is None:
+            self._store = Store.open_in(self.data_dir)
+        return self._store
+
     def start(self) -> None:
-        for folder_id, path, _state in self.store.folders():
-            self._watch(folder_id, Path(path))
         self._thread.start()
 
     def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
+        self._inbox.stop()
         self._watcher.close()
         if self._thread.is_alive():
             self._thread.join()
-        self._extractor.close()
+        self.ocr.close()
+        if self._store is not None and not self.health.damaged:
+            try:  # what was removed since the last save point is purged before the exit
+                self._checkpoint()
+            except (OSError, sqlite3.Error) as exc:  # a full disk: the purge stays due
+                log.warning("the purge did not finish (%s); it runs at the next start", exc)
         if self.semantic is not None:
-            self.semantic.close()
+            try:
+                self.semantic.close()
+            except OSError as exc:  # a full disk: SQLite holds every vector, the file is derived
+                log.warning("the vector index was not saved (%s); it is rebuilt at start", exc)
         if self._model_store is not None:
             self._model_store.close()
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
 
     # -- commands (built on any thread, run on the worker's) ---------------------------------
 
     def submit(self, command: Callable[[], str]) -> Future[str]:
-        future: Future[str] = Future()
-        with self._cond:
-            self._commands.append((command, future))
-            self._cond.notify_all()
-        return future
+        return self._inbox.submit(command)
 
     def pin_folder(self, root: Path) -> str:
         folder_id = self.store.pin_folder(str(root))
@@ -128,34 +138,25 @@ class IndexWorker:
         queued = self._scan(folder_id)
         return f"pinned {root}: {queued} file(s) to look at, watched {mode}"
 
-    def unpin_folder(self, root: str, path: str) -> str:
-        match = [fid for fid, p, _ in self.store.folders() if p == root]
-        if not match:
-            raise ValueError(f"not pinned: {path}")
+    def forget_paths(self, paths: Sequence[str], exact: bool = False) -> Forgotten:
+        """Unpin (and stop watching) the folders at, or unless `exact` also below, `paths`,
+        remove what they held, and purge it before the reply (engine.ingest.forget)."""
+        roots = folders_to_forget([p for _, p, _ in self.store.folders()], paths, exact)
+        forgotten = forget_folders(self.store, self.semantic, roots, self._unwatch)
+        self._checkpoint()
+        return forgotten
+
+    def _unwatch(self, folder_id: int, root: str) -> None:
         self._watcher.unwatch(Path(root))
-        self._roots.pop(match[0], None)
-        self._scans.discard(match[0])
-        removed = self.store.unpin_folder(root) or []
-        if removed and self.semantic is not None:
-            self.semantic.apply(removed, [], np.empty((0, 0), np.float32))
+        self._roots.pop(folder_id, None)
+        self._scans.discard(folder_id)
         self.publish(protocol.FolderState(path=root, state="unpinned", watch="none"))
-        return f"unpinned {root}; {len(removed)} passages removed"
 
     def reindex_path(self, target: str, path: str) -> str:
-        rows = self.store.files_under(target)
-        with self.store.transaction() as conn:
-            # Clearing the hash makes the worker read the file again, not trust its mtime.
-            conn.executemany(
-                "UPDATE files SET hash = NULL, size = -1 WHERE id = ?",
-                [(r.id,) for r in rows],
-            )
-            work_queue.enqueue(
-                conn, [(r.path, r.folder_id, r.size, r.mtime) for r in rows],
-                work_queue.PRIORITY_EDIT,
-            )
-        if not rows:
+        queued = requeue_under(self.store, target)
+        if not queued:
             raise ValueError(f"nothing indexed at {path}")
-        return f"{len(rows)} file(s) queued"
+        return f"{queued} file(s) queued"
 
     def set_paused(self, paused: bool, path: str | None = None) -> None:
         """Pause or resume all indexing, or one pinned folder's."""
@@ -202,49 +203,61 @@ class IndexWorker:
         folder_id = next((f for f, r in list(self._roots.items()) if r == batch.root), None)
         if folder_id is None:
             return
-        if batch.overflowed or batch.rescan or any(
-            p.name == ".gitignore" for p in (*batch.changed, *batch.removed)
-        ):
-            with self._cond:
+        try:
+            scan = queue_batch(batch, folder_id, self._thread_store(), self.config.walk)
+        except DiskFullError:
+            scan = True  # not queued: a scan finds these changes once there is space
+        with self._cond:
+            if scan:
                 self._scans.add(folder_id)
-                self._cond.notify_all()
-        paths = set(batch.changed) | set(batch.removed)
-        for src, dest in batch.moved:
-            paths.update((src, dest))  # the worker recognises the move by content
-        if not paths:
-            return
-        store = self._thread_store()
-        walker = FolderWalker(batch.root, self.config.walk)
-        entries = []
-        for path in paths:
-            if walker.is_included(path) or store.file_by_path(str(path)) is not None:
-                entries.append((str(path), folder_id, 0, time.time()))
-        if entries:
-            with store.transaction() as conn:
-                work_queue.enqueue(conn, entries, work_queue.PRIORITY_EDIT)
-            with self._cond:
-                self._cond.notify_all()
+            self._cond.notify_all()
 
     # -- the worker -------------------------------------------------------------------------
 
     def _run(self) -> None:
         lower_priority()
+        # The model loads beside the check and the worker, so pins and scans are taken at
+        # once; the queue itself waits for the model.
+        self._loader.start()
         try:
-            # The model loads beside the worker, so pins and scans are taken at once; the
-            # queue itself waits for the model.
-            self.activity = "loading model"
-            threading.Thread(target=self._load_model, name="dowse-model", daemon=True).start()
-            self._work()
-        except Exception:
-            log.exception("the indexing worker stopped on an unexpected error")
-            self.activity = "failed"
+            if self._database_sound():
+                for folder_id, path, _state in self.store.folders():
+                    self._watch(folder_id, Path(path))
+                self.activity = "loading model"
+                work_through_full_disks(self._work, self.health, self._inbox, self._wait_for_space)
+        except Exception as exc:
+            if not is_corruption(exc):
+                log.exception("the indexing worker stopped on an unexpected error")
+                self.activity = "failed"
+                return
+            log.error("the index database is damaged: %s", exc)
+            self.health.report_damage(str(exc))
+        if self.health.damaged:  # nothing is written to it until a rebuild: commands fail
+            self.activity = "database damaged"
+            self._inbox.idle_while(lambda: True, SPACE_POLL_SECONDS, self.health.refusal())
+
+    def _database_sound(self) -> bool:
+        """quick_check before the first write: it reads the whole file (seconds on a large
+        index), so it runs here while searches are already answered."""
+        self.activity = "checking the index"
+        try:
+            return check_database(self.store.conn, self.health)
+        finally:
+            self._checked.set()
+
+    def _wait_for_space(self) -> None:
+        self.activity = "waiting for disk space"
 
     def _load_model(self) -> None:
         lower_priority()
         self.publish(protocol.ModelLoading(model=model_name(self.config)))
         try:
-            loaded = load_semantic(self.data_dir, self.config)
+            loaded = load_semantic(
+                self.data_dir, self.config, lambda: self._checked.wait() and not self.health.damaged
+            )
         except Exception as exc:
+            if is_corruption(exc):
+                return  # the worker reports it; nothing is indexed until a rebuild
             log.exception("the model could not be loaded")
             self.model["note"] = f"model failed to load: {exc}"
             self.activity = "failed"
@@ -254,6 +267,7 @@ class IndexWorker:
         with self._cond:
             self.semantic = loaded.semantic
             self._cond.notify_all()
+        loaded.semantic.drop_unstored()  # removals committed while it loaded; saved at idle
         self.publish(protocol.ModelReady(
             model=loaded.record["model"], device=loaded.record["device"],
             precision=loaded.record["precision"],
@@ -263,7 +277,7 @@ class IndexWorker:
         vectors = GatedVectors(self.semantic, self.gate) if self.semantic is not None else None
         return Indexer(
             self.store, self.config, self._tokenizer, vectors,
-            extract=self._extractor.extract, on_file=self._on_file,
+            extract=self.ocr.extract, on_file=self._on_file,
         )
 
     def _work(self) -> None:
@@ -275,15 +289,15 @@ class IndexWorker:
         reconcile_every = self.config.watch.reconcile_minutes * 60
         while True:
             with self._cond:
-                if self._stopping:
+                if self._inbox.stopping:
                     break
-                command = self._commands.popleft() if self._commands else None
+                command = self._inbox.take()
                 paused = self.paused
             if command is not None:
-                self._run_command(*command)
+                run_command(*command)
                 continue
             if paused:
-                self._wait(None)
+                self._inbox.wait(None)
                 continue
             if time.monotonic() - last_scan > reconcile_every:
                 self._scans.update(self._roots)
@@ -295,10 +309,11 @@ class IndexWorker:
                 if self.semantic is None:
                     if self.activity != "failed":
                         self.activity = "loading model"
-                    self._wait(0.5)
+                    self._inbox.wait(0.5)
                     continue
                 waiting_for_model = False
                 indexer = self._indexer()  # now with the semantic side
+            self.ocr.after_batch(indexer)  # archive members; scans with pages left
             batch = work_queue.next_batch(
                 self.store.conn, BATCH_FILES, skip_folders=tuple(self._paused_folders)
             )
@@ -323,20 +338,7 @@ class IndexWorker:
                 self._publish_progress()
                 for folder_id, root in list(self._roots.items()):
                     self._publish_folder(folder_id, root, "idle")
-            self._wait(max(0.0, reconcile_every - (time.monotonic() - last_scan)))
-
-    def _wait(self, timeout: float | None) -> None:
-        with self._cond:
-            if not self._stopping and not self._commands:
-                self._cond.wait(timeout)
-
-    def _run_command(self, command: Callable[[], str], future: Future[str]) -> None:
-        try:
-            future.set_result(command())
-        except Exception as exc:
-            if not isinstance(exc, ValueError | OSError):
-                log.exception("engine command failed")
-            future.set_exception(exc)
+            self._inbox.wait(max(0.0, reconcile_every - (time.monotonic() - last_scan)))
 
     def _scan(self, folder_id: int) -> int:
         """Queue what changed in a pinned folder since it was last seen; returns how many."""
@@ -363,8 +365,10 @@ class IndexWorker:
         return {fid: FolderWalker(root, self.config.walk) for fid, root in self._roots.items()}
 
     def _checkpoint(self) -> None:
-        if self.semantic is not None:
-            self.semantic.checkpoint()
+        # Without the model the vector file is pruned directly, unless it is being opened.
+        loading = self.semantic is None and self._loader.is_alive()
+        purge_traces(self.store, self.semantic, None if loading else self.data_dir,
+                     self.config.index)
 
     # -- events -----------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -13,9 +14,12 @@ from typing import Any
 
 import sqlite_utils
 
-from engine.store import queue
+from engine.store import connection, integrity, queue
+from engine.store.disk import DiskFullError, is_disk_full
+from engine.store.integrity import DatabaseCorruptError, is_corruption
+from engine.store.paths import path_from_db, path_to_db, prefix_params, prefix_sql
 from engine.store.queue import QueuedPath
-from engine.store.schema import MIGRATIONS, NEIGHBOUR_FTS_ROWS, SCHEMA_VERSION
+from engine.store.schema import FILE_FTS_ROW, MIGRATIONS, NEIGHBOUR_FTS_ROWS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -47,24 +51,36 @@ class ChunkRow:
     page: int | None
     heading: str | None
     text: str
+    boxes: bytes | None = None  # where OCR read the passage's words (engine/extract/regions.py)
 
 
 class Store:
     """One open database. Not shared between threads: open one Store per thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, check: bool = False) -> None:
+        """Open (or create) the database; with `check`, quick_check it first (reads it all)."""
         self.path = path
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = connection.connect(path)  # 0600, secure_delete on
         self.db = sqlite_utils.Database(conn)
-        self.db.enable_wal()
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        self.conn.execute("PRAGMA busy_timeout = 10000")
-        self._migrate()
+        try:
+            self.db.enable_wal()
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA busy_timeout = 10000")
+            if check and (damage := integrity.quick_check(self.conn)) is not None:
+                raise DatabaseCorruptError(path, damage)
+            self._migrate()
+        except BaseException as exc:
+            self.db.close()
+            if is_corruption(exc) and not isinstance(exc, DatabaseCorruptError):
+                raise DatabaseCorruptError(path, str(exc)) from exc
+            raise
+        if not (path.parent / integrity.FOLDER_LIST_FILE).exists():
+            self._save_folder_list()
 
     @classmethod
-    def open_in(cls, data_dir: Path) -> Store:
-        return cls(data_dir / DB_FILE_NAME)
+    def open_in(cls, data_dir: Path, check: bool = False) -> Store:
+        return cls(data_dir / DB_FILE_NAME, check)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -80,10 +96,15 @@ class Store:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            # SQLite may already have rolled back (a full disk at COMMIT); then this is a no-op.
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+                raise DiskFullError.at(self.path.parent) from exc
             raise
-        self.conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
@@ -95,6 +116,8 @@ class Store:
         for number in range(version + 1, SCHEMA_VERSION + 1):
             log.info("migrating %s to schema version %d", self.path, number)
             with self.transaction() as conn:
+                if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= number:
+                    continue  # another connection (another thread's Store) got here first
                 for statement in _split_sql(MIGRATIONS[number - 1]):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
@@ -116,15 +139,21 @@ class Store:
 
     def pin_folder(self, path: str) -> int:
         self.conn.execute(
-            "INSERT OR IGNORE INTO folders(path, added_at) VALUES (?, ?)", (path, time.time())
+            "INSERT OR IGNORE INTO folders(path, added_at) VALUES (?, ?)",
+            (path_to_db(path), time.time()),
         )
-        row = self.conn.execute("SELECT id FROM folders WHERE path = ?", (path,)).fetchone()
+        row = self.conn.execute(
+            "SELECT id FROM folders WHERE path = ?", (path_to_db(path),)
+        ).fetchone()
+        self._save_folder_list()
         return int(row[0])
 
     def unpin_folder(self, path: str) -> list[int] | None:
         """Forget a folder and everything indexed in it; returns the deleted chunk ids."""
         with self.transaction() as conn:
-            row = conn.execute("SELECT id FROM folders WHERE path = ?", (path,)).fetchone()
+            row = conn.execute(
+                "SELECT id FROM folders WHERE path = ?", (path_to_db(path),)
+            ).fetchone()
             if row is None:
                 return None
             file_ids = [
@@ -132,11 +161,16 @@ class Store:
             ]
             chunk_ids = _chunk_ids_of(conn, file_ids)
             conn.execute("DELETE FROM folders WHERE id = ?", row)
+        self._save_folder_list()
         return chunk_ids
 
     def folders(self) -> list[tuple[int, str, str]]:
         rows = self.conn.execute("SELECT id, path, state FROM folders ORDER BY path")
-        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+        return [(int(r[0]), path_from_db(r[1]), str(r[2])) for r in rows]
+
+    def _save_folder_list(self) -> None:
+        """A plain copy of the pinned folders beside the database, so a rebuild keeps them."""
+        integrity.save_folder_list(self.path.parent, [path for _, path, _ in self.folders()])
 
     # -- files ------------------------------------------------------------------------------
 
@@ -144,9 +178,9 @@ class Store:
         row = self.conn.execute(
             "SELECT id, folder_id, path, size, mtime, hash, kind, state, error "
             "FROM files WHERE path = ?",
-            (path,),
+            (path_to_db(path),),
         ).fetchone()
-        return None if row is None else FileRow(*row)
+        return None if row is None else _file_row(row)
 
     def files_in_folder(self, folder_id: int) -> dict[str, FileRow]:
         rows = self.conn.execute(
@@ -154,7 +188,7 @@ class Store:
             "FROM files WHERE folder_id = ?",
             (folder_id,),
         )
-        return {str(r[2]): FileRow(*r) for r in rows}
+        return {path_from_db(r[2]): _file_row(r) for r in rows}
 
     def touch_file(
         self, file_id: int, size: int, mtime: float, finished: Sequence[QueuedPath] = ()
@@ -180,13 +214,12 @@ class Store:
 
     def files_under(self, path: str) -> list[FileRow]:
         """Rows of the file at `path` and of every file below it, if it is a folder."""
-        prefix = path.rstrip("/") + "/"
         rows = self.conn.execute(
             "SELECT id, folder_id, path, size, mtime, hash, kind, state, error FROM files"
-            " WHERE path = ? OR substr(path, 1, ?) = ?",
-            (path, len(prefix), prefix),
+            f" WHERE path = ? OR {prefix_sql('path')}",
+            (path_to_db(path), *prefix_params(path)),
         )
-        return [FileRow(*r) for r in rows]
+        return [_file_row(r) for r in rows]
 
     def files_with_hash(self, digest: str) -> list[FileRow]:
         rows = self.conn.execute(
@@ -194,7 +227,7 @@ class Store:
             " WHERE hash = ? AND state = 'indexed'",
             (digest,),
         )
-        return [FileRow(*r) for r in rows]
+        return [_file_row(r) for r in rows]
 
     def move_file(
         self,
@@ -210,7 +243,7 @@ class Store:
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE files SET folder_id = ?, path = ?, size = ?, mtime = ? WHERE id = ?",
-                (folder_id, path, size, mtime, file_id),
+                (folder_id, path_to_db(path), size, mtime, file_id),
             )
             queue.finish(conn, finished)
 
@@ -227,7 +260,7 @@ class Store:
         rows = self.conn.execute(
             'SELECT c.start, c."end", c.text FROM chunks c JOIN files f ON f.id = c.file_id'
             " WHERE f.path = ? ORDER BY c.start",
-            (path,),
+            (path_to_db(path),),
         ).fetchall()
         if not rows:
             return None
@@ -242,7 +275,7 @@ class Store:
         rows = self.conn.execute(
             "SELECT c.text, c.vector FROM chunks c JOIN files f ON f.id = c.file_id"
             " WHERE f.path = ? AND c.vector IS NOT NULL",
-            (path,),
+            (path_to_db(path),),
         )
         return {str(r[0]): bytes(r[1]) for r in rows}
 
@@ -268,12 +301,13 @@ class Store:
         """
         now = time.time()
         with self.transaction() as conn:
-            row = conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+            stored = path_to_db(path)
+            row = conn.execute("SELECT id FROM files WHERE path = ?", (stored,)).fetchone()
             if row is None:
                 cur = conn.execute(
                     "INSERT INTO files(folder_id, path, size, mtime, hash, kind, state, error,"
                     " indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (folder_id, path, size, mtime, hash, kind, state, error, now),
+                    (folder_id, stored, size, mtime, hash, kind, state, error, now),
                 )
                 file_id = int(cur.lastrowid or 0)
                 removed: list[int] = []
@@ -294,7 +328,7 @@ class Store:
                     file_id, chunk.ordinal, chunk.start, chunk.end,
                     chunk.page, chunk.heading, chunk.text,
                 ]
-                for key, value in extra.items():
+                for key, value in [*extra.items(), ("boxes", chunk.boxes)]:
                     columns.append(key)
                     values.append(value)
                 cur = conn.execute(
@@ -305,6 +339,7 @@ class Store:
                 added.append(int(cur.lastrowid or 0))
             if added:
                 conn.execute(NEIGHBOUR_FTS_ROWS, (file_id,))
+                conn.execute(FILE_FTS_ROW, (file_id,))
             queue.finish(conn, finished)
         return removed, added
 
@@ -329,7 +364,11 @@ class Store:
             "ORDER BY state = 'skipped', path LIMIT ?",
             (limit,),
         )
-        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+        return [(path_from_db(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def _file_row(row: Sequence[Any]) -> FileRow:
+    return FileRow(int(row[0]), int(row[1]), path_from_db(row[2]), *row[3:])
 
 
 def _chunk_ids_of(conn: sqlite3.Connection, file_ids: Sequence[int]) -> list[int]:

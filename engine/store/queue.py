@@ -13,10 +13,13 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from engine.store.paths import path_from_db, path_to_db
+
 # Lower runs first: a change the user just made, then what a scan found, then bulk re-indexing.
 PRIORITY_EDIT = 0
 PRIORITY_SCAN = 1
 PRIORITY_BULK = 2
+PRIORITY_OCR = 3  # pictures of pages, read after every text-bearing file
 # Below this size a file counts as small and goes before bigger ones of the same priority.
 SMALL_FILE_BYTES = 256 * 1024
 
@@ -38,7 +41,10 @@ def enqueue(
 ) -> int:
     """Queue (path, folder_id, size, mtime) entries; a path queued twice keeps one row."""
     now = time.time()
-    rows = [(path, folder, priority, size, mtime, now) for path, folder, size, mtime in entries]
+    rows = [
+        (path_to_db(path), folder, priority, size, mtime, now)
+        for path, folder, size, mtime in entries
+    ]
     conn.executemany(
         "INSERT INTO queue(path, folder_id, priority, size, mtime, queued_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET"
@@ -60,15 +66,17 @@ def next_batch(
         f" ORDER BY priority, size > {SMALL_FILE_BYTES}, mtime DESC, size LIMIT ?",
         (limit,),
     )
-    return [QueuedPath(str(r[0]), int(r[1]), int(r[2]), int(r[3]), float(r[4]), float(r[5]))
-            for r in rows]
+    return [
+        QueuedPath(path_from_db(r[0]), int(r[1]), int(r[2]), int(r[3]), float(r[4]), float(r[5]))
+        for r in rows
+    ]
 
 
 def finish(conn: sqlite3.Connection, items: Sequence[QueuedPath]) -> None:
     """Drop finished paths, unless they were queued again while being worked on."""
     conn.executemany(
         "DELETE FROM queue WHERE path = ? AND queued_at = ?",
-        [(item.path, item.stamp) for item in items],
+        [(path_to_db(item.path), item.stamp) for item in items],
     )
 
 

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+# A file's whole text for files_fts (migration 7), rebuilt from its passages: each passage
+# without the part it shares with the one before (passages overlap), so every word counts
+# once. The same text goes in and, as FTS5's 'delete' needs, comes out again.
+_FILE_BODY = """(
+    SELECT group_concat(part, char(10)) FROM (
+        SELECT substr(text, 1 + max(0, coalesce(lag("end") OVER (ORDER BY ordinal), 0) - start))
+            AS part
+        FROM chunks WHERE file_id = {file} ORDER BY ordinal))"""
+
 # Chunk ids use AUTOINCREMENT so an id is never reused: the id is the HNSW label, and a reused
 # label could pair a stale vector in a not-yet-repaired index with a new passage.
 MIGRATIONS: tuple[str, ...] = (
@@ -105,7 +114,77 @@ MIGRATIONS: tuple[str, ...] = (
         LEFT JOIN chunks p ON p.file_id = c.file_id AND p.ordinal = c.ordinal - 1
         LEFT JOIN chunks n ON n.file_id = c.file_id AND n.ordinal = c.ordinal + 1;
     """,
+    # 5: a removal leaves traces until it is purged (engine/store/purge.py): FTS5 keeps
+    # deleted terms in its segments until they are merged, and the WAL keeps old pages until
+    # it is checkpointed. Each removal of text, a path or a vector flags a purge as due, in
+    # the same transaction, so a purge an engine was killed before still runs at next start.
+    # An index from before this migration may hold deleted words already: it purges once.
+    """
+    CREATE TRIGGER chunks_purge AFTER DELETE ON chunks BEGIN
+        INSERT OR IGNORE INTO meta(key, value) VALUES ('purge_pending', '1');
+    END;
+    CREATE TRIGGER chunk_vectors_purge AFTER UPDATE OF vector ON chunks
+        WHEN old.vector IS NOT NULL BEGIN
+        INSERT OR IGNORE INTO meta(key, value) VALUES ('purge_pending', '1');
+    END;
+    CREATE TRIGGER files_purge AFTER DELETE ON files BEGIN
+        INSERT OR IGNORE INTO meta(key, value) VALUES ('purge_pending', '1');
+    END;
+    CREATE TRIGGER files_moved_purge AFTER UPDATE OF path ON files BEGIN
+        INSERT OR IGNORE INTO meta(key, value) VALUES ('purge_pending', '1');
+    END;
+    CREATE TRIGGER folders_purge AFTER DELETE ON folders BEGIN
+        INSERT OR IGNORE INTO meta(key, value) VALUES ('purge_pending', '1');
+    END;
+    INSERT OR IGNORE INTO meta(key, value)
+        SELECT 'purge_pending', '1' WHERE EXISTS (SELECT 1 FROM chunks);
+    """,
+    # 6: OCR. Each passage read from a picture keeps the boxes of its words (chunks.boxes,
+    # packed by engine/extract/regions.py, 16 bytes a word; NULL for every other passage),
+    # so a preview can mark the match on the page. ocr_pending holds the files whose
+    # picture pages are not all read yet (engine/store/ocr_pending.py): they go back in the
+    # queue after each run, and after a restart. The entries of an archive's members
+    # (`a.zip › b.pdf`, engine/ingest/archive_members.py) follow the archive when it moves.
+    """
+    ALTER TABLE chunks ADD COLUMN boxes BLOB;
+    CREATE TABLE ocr_pending (
+        path TEXT PRIMARY KEY,
+        pages_done INTEGER NOT NULL,
+        pages_total INTEGER NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TRIGGER archive_members_move AFTER UPDATE OF path ON files
+        WHEN old.kind = 'archive' BEGIN
+        UPDATE files SET path = new.path || substr(path, length(old.path) + 1)
+            WHERE substr(path, 1, length(old.path) + 3) = old.path || ' › ';
+    END;
+    """,
+    # 7: keyword search sees whole documents too. Ranking a file by its best passage lost to
+    # plain BM25 over whole documents (SciFact 0.671 against 0.682); files_fts indexes each
+    # file's whole text, and the searcher adds its BM25 to every passage of the file
+    # (engine/search/documents.py). Contentless: it keeps the index and not the text (3 MB
+    # on SciFact's 75 MB database). The store adds a file's row after its passages
+    # (FILE_FTS_ROW); the first of its passages to be deleted takes it out, while all of the
+    # passages are still there to say which words to remove.
+    f"""
+    CREATE VIRTUAL TABLE files_fts USING fts5(
+        body,
+        content='',
+        tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER chunks_files_fts BEFORE DELETE ON chunks
+        WHEN EXISTS (SELECT 1 FROM files_fts_docsize WHERE id = old.file_id) BEGIN
+        INSERT INTO files_fts(files_fts, rowid, body)
+            VALUES ('delete', old.file_id, {_FILE_BODY.format(file="old.file_id")});
+    END;
+    INSERT INTO files_fts(rowid, body)
+        SELECT f.id, {_FILE_BODY.format(file="f.id")} FROM files f
+        WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.file_id = f.id);
+    """,
 )
+
+# The files_fts row of one file (parameter: the file id), once its passages are written.
+FILE_FTS_ROW = f"INSERT INTO files_fts(rowid, body) VALUES (?1, {_FILE_BODY.format(file='?1')})"
 
 # The FTS rows of one file's passages (parameter: the file id), each with its neighbours.
 NEIGHBOUR_FTS_ROWS = """

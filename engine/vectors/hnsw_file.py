@@ -58,6 +58,9 @@ class HnswFileInfo:
     ef_construction: int
     labels: npt.NDArray[np.int64]  # label of every slot, live or deleted
     deleted: npt.NDArray[np.bool_]  # True where the slot is marked deleted
+    # Deleted slots whose vector is still there (hnswlib keeps it; engine/vectors/scrub.py
+    # overwrites it with zeros before Dowse saves).
+    unscrubbed: int = 0
 
 
 def read_hnsw_file(path: Path) -> HnswFileInfo:
@@ -87,16 +90,16 @@ def read_hnsw_file(path: Path) -> HnswFileInfo:
         )
         if not all(checks):
             raise CorruptIndexError(f"{path} has an inconsistent hnswlib header")
-        labels, deleted = _read_level0(f, h, path)
+        labels, deleted, unscrubbed = _read_level0(f, h, path)
         _check_upper_levels(f.read(), h, path)
     if np.unique(labels).size != labels.size:
         raise CorruptIndexError(f"{path} holds a label twice")
-    return HnswFileInfo(data_size // 4, h.m, h.ef_construction, labels, deleted)
+    return HnswFileInfo(data_size // 4, h.m, h.ef_construction, labels, deleted, unscrubbed)
 
 
 def _read_level0(
     f: BinaryIO, h: _Header, path: Path
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], int]:
     count, record_size, label_offset, max_m0 = (
         h.element_count,
         h.record_size,
@@ -107,6 +110,7 @@ def _read_level0(
     deleted = np.empty(count, dtype=bool)
     rows_per_block = max(1, _BLOCK_BYTES // record_size)
     slots = np.arange(max_m0)
+    unscrubbed = 0
     for start in range(0, count, rows_per_block):
         rows = min(rows_per_block, count - start)
         raw = f.read(rows * record_size)
@@ -121,8 +125,11 @@ def _read_level0(
         if (block_labels >= 1 << 63).any():
             raise CorruptIndexError(f"{path} has a label out of range")
         labels[start : start + rows] = block_labels
-        deleted[start : start + rows] = (records[:, 2] & _DELETE_MARK).astype(bool)
-    return labels, deleted
+        block_deleted = (records[:, 2] & _DELETE_MARK).astype(bool)
+        deleted[start : start + rows] = block_deleted
+        vectors = records[block_deleted, h.offset_data : label_offset]
+        unscrubbed += int(vectors.any(axis=1).sum())
+    return labels, deleted, unscrubbed
 
 
 def _check_upper_levels(tail: bytes, h: _Header, path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import math
 import os
@@ -18,6 +19,7 @@ import numpy.typing as npt
 from engine.config import IndexConfig
 from engine.vectors.hnsw_file import CorruptIndexError, IndexMismatchError, read_hnsw_file
 from engine.vectors.rwlock import RWLock
+from engine.vectors.scrub import scrub_deleted
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class VectorIndex:
         index._index.set_ef(config.ef)  # load_index resets ef to 10
         index._live = set(info.labels[~info.deleted].tolist())
         index._lapsed = set(info.labels[info.deleted].tolist())
+        index._unscrubbed = info.unscrubbed > 0  # a file saved before Dowse scrubbed
         return index
 
     def _setup(self, path: Path, dim: int, config: IndexConfig) -> None:
@@ -93,6 +96,8 @@ class VectorIndex:
         # Deleted labels that may still own a slot in hnswlib. A superset: reusing a slot
         # evicts its label and hnswlib does not say which one it picked.
         self._lapsed: set[int] = set()
+        # Whether a deleted slot may still hold its vector: scrub() overwrites it.
+        self._unscrubbed = False
         self._lock = RWLock()
         self._save_lock = threading.Lock()
 
@@ -110,6 +115,11 @@ class VectorIndex:
     def slot_count(self) -> int:
         """Slots in use, live or deleted; adding after deleting reuses deleted ones first."""
         return int(self._index.element_count)
+
+    @property
+    def needs_scrub(self) -> bool:
+        """Whether deleted vectors may still be in memory (and so in a save made now)."""
+        return self._unscrubbed
 
     def labels(self) -> Labels:
         """Live labels, sorted, as int64."""
@@ -184,7 +194,18 @@ class VectorIndex:
                 self._index.mark_deleted(label)
                 self._live.discard(label)
                 self._lapsed.add(label)
+            self._unscrubbed = self._unscrubbed or bool(gone)
         return len(gone)
+
+    def scrub(self) -> int:
+        """Overwrite the vectors of deleted labels with zeros (engine/vectors/scrub.py);
+        returns how many. save() does it first, so no saved file holds a deleted vector."""
+        with self._lock.write():
+            if not self._unscrubbed:
+                return 0
+            self._index, count = scrub_deleted(self._index)
+            self._unscrubbed = False
+        return count
 
     def search(
         self, queries: npt.ArrayLike, k: int, filter: LabelFilter | None = None
@@ -217,28 +238,35 @@ class VectorIndex:
     def save(self) -> None:
         """Write the index to `path` atomically: a crash leaves the old file or the new one.
 
-        Saving only reads the graph, so searches go on meanwhile; adds wait.
+        Deleted vectors are scrubbed first. Saving only reads the graph, so searches go on
+        meanwhile; adds wait.
         """
-        with self._lock.read(), self._save_lock:
-            fd, tmp_name = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-            )
-            os.close(fd)
-            tmp = Path(tmp_name)
-            try:
-                self._index.save_index(str(tmp))
-                # hnswlib does not check its writes, so a full disk shows up only as a
-                # short file.
-                written, expected = tmp.stat().st_size, int(self._index.index_file_size())
-                if written != expected:
-                    raise OSError(f"wrote {written} of {expected} bytes to {tmp}")
-                _fsync_file(tmp)
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                raise
-            _fsync_dir(self.path.parent)
+        while True:
+            self.scrub()
+            with self._lock.read(), self._save_lock:
+                if not self._unscrubbed:  # else a delete came in since: scrub that one too
+                    self._write_file()
+                    return
+
+    def _write_file(self) -> None:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            self._index.save_index(str(tmp))
+            # hnswlib does not check its writes, so a full disk shows up only as a short file.
+            written, expected = tmp.stat().st_size, int(self._index.index_file_size())
+            if written != expected:
+                raise OSError(errno.ENOSPC, f"wrote {written} of {expected} bytes to {tmp}")
+            _fsync_file(tmp)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        _fsync_dir(self.path.parent)
 
     def _search_exact(
         self, queries: Vectors, k: int, filter: LabelFilter | None

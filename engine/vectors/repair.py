@@ -81,7 +81,7 @@ def open_or_rebuild(
         wrong = len(np.setxor1d(present, expected, assume_unique=True))
         if wrong * 2 <= len(expected):
             report = reconcile(index, expected, fetch, batch_size=batch_size)
-            if report.added or report.removed:
+            if report.added or report.removed or index.needs_scrub:
                 _save_or_warn(index)
             return index, report
         reason = f"{wrong} labels differ from the database's {len(expected)}"
@@ -90,6 +90,29 @@ def open_or_rebuild(
     _add_fetched(index, expected, fetch, batch_size)
     _save_or_warn(index)
     return index, ReconcileReport(added=len(expected), removed=0, rebuilt=True, reason=reason)
+
+
+def prune_file(
+    path: Path, dim: int, config: IndexConfig, keep: Iterable[int] | npt.NDArray[np.integer]
+) -> int:
+    """Rewrite the index file without the vectors of labels not in `keep`, when no index is
+    open (the model is not loaded): returns how many were dropped.
+
+    A file that cannot be read is removed: it is derived, and rebuilt from SQLite.
+    """
+    try:
+        index = VectorIndex.load(path, dim, config)
+    except FileNotFoundError:
+        return 0
+    except IndexFileError as exc:
+        logger.warning("removing the unusable vector index %s: %s", path, exc)
+        path.unlink(missing_ok=True)
+        return 0
+    extra = np.setdiff1d(index.labels(), _label_set(keep), assume_unique=True)
+    index.delete(extra)
+    if index.needs_scrub:
+        index.save()
+    return len(extra)
 
 
 def _label_set(labels: Iterable[int] | npt.NDArray[np.integer]) -> Labels:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from desktop.engine_link import CLIENT_NAME, EngineLink
+from desktop.engine_signals import PreviewText
 from engine.serve import protocol
 from engine.serve.runtime import INFO_FILE, engine_running
 from tests.helpers.fake_engine import FAKE_VERSION, FakeEngine, Recording
@@ -178,7 +179,7 @@ def test_a_recorded_session_replays_into_the_same_signals(
     (refused,) = [args for name, args in seen if name == "request_failed"]
     assert refused[1] == "failed" and "unknown mode" in refused[2]
     (text,) = [args for name, args in seen if name == "text_received"]
-    assert text[1] == "/recorded/notes/tern.txt" and "Arctic terns" in text[2]
+    assert text[1].path == "/recorded/notes/tern.txt" and "Arctic terns" in text[1].text
 
 
 def _ask_like(link: EngineLink, request: protocol.Message) -> int | None:
@@ -222,7 +223,8 @@ def _expected_signals(recording: Recording, ids: dict[int, int]
             elif isinstance(message, protocol.ErrorList):
                 expected.append(("errors_received", ([dict(e) for e in message.errors],)))
             elif isinstance(message, protocol.FileText):
-                expected.append(("text_received", (rid, message.path, message.text)))
+                expected.append(("text_received", (rid, PreviewText(
+                    message.path, message.text, message.offset, message.length))))
         elif replayed:
             expected.append(_event_signal(message))
     return expected
@@ -326,17 +328,20 @@ def test_replies_and_error_replies_reach_their_requests(
     fake.reply_text("/a/b.txt", "Whole text of b.")
     with qtbot.waitSignal(link.text_received, timeout=WAIT_MS) as text:
         text_id = link.request_text("/a/b.txt")
-    assert text.args == [text_id, "/a/b.txt", "Whole text of b."]
+    assert text.args == [text_id, PreviewText("/a/b.txt", "Whole text of b.")]
     fake.reply_error("pin", "failed", "no such folder: /nope")
     with qtbot.waitSignal(link.request_failed, timeout=WAIT_MS) as failed:
         pin_id = link.pin("/nope")
     assert failed.args == [pin_id, "failed", "no such folder: /nope"]
     for call, detail in ((lambda: link.resume("/a"), "resume /a"),
                          (lambda: link.unpin("/a"), "unpin /a"),
+                         (lambda: link.forget("/a"),
+                          "forgot /a: 0 file(s) and 0 passage(s) removed"),
                          (lambda: link.reindex("/a/b.txt"), "reindex /a/b.txt")):
         with qtbot.waitSignal(link.request_completed, timeout=WAIT_MS) as done:
             request_id = call()
         assert done.args == [request_id, detail]
+    assert [m.paths for m in fake.requests_of("forget")] == [("/a",)]  # type: ignore[attr-defined]
 
 
 def test_after_a_crash_the_link_fails_then_reconnects_to_the_restarted_engine(

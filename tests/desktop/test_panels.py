@@ -209,10 +209,10 @@ def test_buttons_follow_the_selection(folders: FoldersPanel, qtbot: Any) -> None
 def test_remove_asks_first(folders: FoldersPanel, qtbot: Any) -> None:
     folders.select_path("/home/me/Desktop")
     folders.confirm_answer["answer"] = False  # type: ignore[attr-defined]
-    with qtbot.assertNotEmitted(folders.unpin_requested):
+    with qtbot.assertNotEmitted(folders.forget_requested):
         folders.remove_button.click()
     folders.confirm_answer["answer"] = True  # type: ignore[attr-defined]
-    with qtbot.waitSignal(folders.unpin_requested) as removed:
+    with qtbot.waitSignal(folders.forget_requested) as removed:
         folders.remove_button.click()
     assert removed.args == ["/home/me/Desktop"]
 

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QLabel
 
 from desktop.settings_dialog import (
     AUTOSTART_FILE_NAME,
@@ -127,6 +128,20 @@ def test_unchanged_settings_write_nothing(
     assert tomllib.loads((data_dir / "config.toml").read_text()) == {
         "extract": {"max_file_mb": 64.0}
     }
+
+
+def test_debug_logging_is_off_by_default_and_says_what_it_records(
+    qtbot: Any, tmp_path: Path, settings: QSettings
+) -> None:
+    data_dir = tmp_path / "data"
+    dialog = _dialog(qtbot, data_dir, settings, tmp_path)
+    assert not dialog.debug_log_check.isChecked()
+    notes = [label.text() for label in dialog.findChildren(QLabel)]
+    assert any("never hold their text or your searches" in text for text in notes)
+    dialog.debug_log_check.setChecked(True)
+    assert dialog.apply()
+    config = parse_config((data_dir / "config.toml").read_text(encoding="utf-8"))
+    assert config.log.debug
 
 
 @pytest.mark.parametrize("size", ["-5", "0", "lots", "nan", "inf"])

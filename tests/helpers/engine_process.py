@@ -33,12 +33,13 @@ def short_runtime_dir() -> Path:
 
 
 def start_engine(
-    data_dir: Path, runtime_dir: Path, config: str | None = None
+    data_dir: Path, runtime_dir: Path, config: str | None = None, log_path: Path | None = None
 ) -> subprocess.Popen[bytes]:
+    """`dowse serve -v`, its output in `log_path` (default: engine.log in the data dir)."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if config is not None:
         (data_dir / "config.toml").write_text(config)
-    log = open(data_dir / "engine.log", "ab")  # noqa: SIM115  # the child keeps it open
+    log = open(log_path or data_dir / "engine.log", "ab")  # noqa: SIM115  # the child keeps it
     process = subprocess.Popen(
         [sys.executable, "-m", "engine.cli", "serve", "-v"],
         env=engine_env(data_dir, runtime_dir), stdout=log, stderr=log,
@@ -100,10 +101,10 @@ def stop_engine(process: subprocess.Popen[bytes], timeout: float = 60.0) -> int:
 
 @contextmanager
 def running_engine(
-    data_dir: Path, config: str | None = None
+    data_dir: Path, config: str | None = None, log_path: Path | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], EngineClient, Path]]:
     runtime = short_runtime_dir()
-    process = start_engine(data_dir, runtime, config)
+    process = start_engine(data_dir, runtime, config, log_path)
     client = None
     try:
         client = connect(data_dir, runtime)

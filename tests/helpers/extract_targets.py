@@ -29,4 +29,7 @@ def misbehave(path: Path, max_bytes: int) -> Extracted:
         raise UnsupportedFile(argument)
     elif command == "error":
         raise ExtractError(argument)
+    elif command == "allocate":  # megabytes, touched so that they are really there
+        block = bytearray(int(argument) * 1024 * 1024)
+        block[::4096] = b"x" * len(block[::4096])
     return extract_file(path, max_bytes)

@@ -11,6 +11,7 @@ Record a session from a real engine (needs the packaged model):
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import fcntl
@@ -37,6 +38,7 @@ from engine.serve.runtime import (
     engine_running,
     write_private,
 )
+from engine.serve.text_window import text_reply
 
 SearchReply = dict[str, Any] | Callable[[protocol.Search], dict[str, Any]]
 FAKE_VERSION = "0.0.0-fake"
@@ -114,6 +116,8 @@ class FakeEngine:
                                         "queue": 0, "folder_list": []}
         self._errors: list[dict[str, Any]] = []
         self._texts: dict[str, str] = {}
+        self._similar: SearchReply | None = None
+        self._pages: dict[str, tuple[bytes, int, int, tuple[tuple[float, ...], ...]]] = {}
         self._scripted_errors: dict[str, tuple[str, str]] = {}
         self._replay: dict[str, deque[tuple[dict[str, Any], list[dict[str, Any]]]]] = {}
 
@@ -242,9 +246,24 @@ class FakeEngine:
         """Answer get_text for `path` with `text` (other paths get an error reply)."""
         self._texts[path] = text
 
+    def reply_similar(self, response: dict[str, Any] | Callable[[protocol.Similar],
+                                                                dict[str, Any]]) -> None:
+        """Answer "more like this" (similar) with `response`, a dict or a callable given the
+        request; unscripted, the answer has no results."""
+        self._similar = response  # type: ignore[assignment]
+
+    def reply_page(self, path: str, png: bytes, width: int, height: int,
+                   regions: tuple[tuple[float, float, float, float], ...] = ()) -> None:
+        """Answer get_page for `path`, any page, with this PNG (other paths get an error)."""
+        self._pages[path] = (png, width, height, tuple(regions))
+
     def reply_error(self, request_type: str, code: str, message: str) -> None:
         """Answer every request of this type with an error reply."""
         self._scripted_errors[request_type] = (code, message)
+
+    def forget_error(self, request_type: str) -> None:
+        """Answer this type as usual again, after reply_error."""
+        self._scripted_errors.pop(request_type, None)
 
     def replay(self, recording: Recording) -> None:
         """Answer each request type with the recording's replies in order, the last repeating;
@@ -357,19 +376,38 @@ class FakeEngine:
             if stored is None:
                 self._send(connection, protocol.Error(
                     id=message.id, code="failed", message=f"not indexed: {message.path}"))
-            else:
-                self._send(connection, protocol.FileText(
-                    id=message.id, path=message.path, text=stored, complete=True))
+            else:  # a long text goes as the real engine sends it: a window around the passage
+                self._send(connection, text_reply(message, stored, complete=True))
+        elif isinstance(message, protocol.Similar):
+            reply = self._similar or _empty_similar
+            response = reply(message) if callable(reply) else reply
+            self._send(connection, protocol.SearchResults(id=message.id, response=response))
+        elif isinstance(message, protocol.GetPage):
+            self._send(connection, self._page_reply(message))
         elif isinstance(message, protocol.Subscribe):
             connection.subscribed = True
             self._send(connection, protocol.Done(id=message.id, detail="subscribed"))
         elif isinstance(message, protocol.Shutdown):
             self._send(connection, protocol.Done(id=message.id, detail="shutting down"))
             self._stop_soon()
+        elif isinstance(message, protocol.Forget):  # as the engine words it
+            detail = f"forgot {', '.join(message.paths)}: 0 file(s) and 0 passage(s) removed"
+            self._send(connection, protocol.Done(id=message.id, detail=detail))
         else:
             detail = f"{message.TYPE} {getattr(message, 'path', None) or 'everything'}"
             self._send(connection, protocol.Done(id=message.id, detail=detail))
         return True
+
+    def _page_reply(self, request: protocol.GetPage) -> protocol.Message:
+        page = self._pages.get(request.path)
+        if page is None:
+            return protocol.Error(id=request.id, code="failed",
+                                  message=f"no page to draw: {request.path}")
+        png, width, height, regions = page
+        return protocol.PageImage(
+            id=request.id, path=request.path, page=request.page,
+            png=base64.b64encode(png).decode("ascii"), width=width, height=height,
+            regions=regions)  # type: ignore[arg-type]
 
     def _replay_reply(self, connection: _Connection, message: protocol.Message) -> bool:
         entries = self._replay[message.TYPE]
@@ -410,6 +448,11 @@ class FakeEngine:
 def _empty_response(search: protocol.Search) -> dict[str, Any]:
     return {"query": search.query, "mode": search.mode, "confident": False,
             "elapsed_ms": 0.0, "results": []}
+
+
+def _empty_similar(request: protocol.Similar) -> dict[str, Any]:
+    return {"query": "", "mode": "similar", "confident": False, "elapsed_ms": 0.0,
+            "results": []}
 
 
 def _encode_raw(body: dict[str, Any]) -> bytes:

@@ -18,7 +18,8 @@ from engine.cli.main import main
 KEYS = {
     "dowse", "python", "executable", "packages", "data_dir", "config_file", "device",
     "precision", "hardware", "model_dir", "watch_backend", "watch_observer",
-    "inotify_max_user_watches", "log_dir", "engine_running", "problems", "ok",
+    "inotify_max_user_watches", "log_dir", "engine_running", "database", "ocr", "problems",
+    "ok",
 }
 
 

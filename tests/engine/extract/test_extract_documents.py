@@ -16,7 +16,7 @@ from odf import table as odf_table
 from odf import text as odf_text
 from pptx.util import Inches
 
-from engine.extract import Extracted, ExtractError, extract_file
+from engine.extract import Extracted, ExtractError, UnsupportedFile, extract_file
 
 LIMIT = 50 * 1024 * 1024
 PLANTED = "The quick brown fox vaulted over the sleepy kingfisher"
@@ -95,12 +95,20 @@ def test_encrypted_pdf_says_it_needs_a_password(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage", b"", b"not a pdf at all" * 50],
+    [b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage", b"not a pdf at all" * 50],
 )
 def test_corrupt_pdf_is_an_extract_error(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "broken.pdf"
     path.write_bytes(data)
     with pytest.raises(ExtractError, match="corrupt PDF"):
+        extract(path)
+
+
+@pytest.mark.parametrize("suffix", [".pdf", ".docx", ".pptx", ".odt", ".epub"])
+def test_empty_documents_are_empty_not_corrupt(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"empty{suffix}"
+    path.write_bytes(b"")
+    with pytest.raises(UnsupportedFile, match="^empty file$"):
         extract(path)
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.config import ChunkConfig
+from engine.config import ChunkConfig, ExtractConfig
 from engine.embed.model_dir import resolve_model_dir
 from engine.extract.base import Extracted, Heading
 from engine.ingest.chunk import Passage, PassageTokenizer, chunk_document
@@ -304,3 +304,51 @@ def test_tokenizes_each_document_about_once(tokenizer: PassageTokenizer) -> None
 def test_too_small_a_budget_is_refused(tokenizer: PassageTokenizer) -> None:
     with pytest.raises(ValueError):
         chunk_document(Extracted("text", "text"), tokenizer, ChunkConfig(max_tokens=4))
+
+
+def _one_line(n_chars: int) -> str:
+    words = "the river flows past an old mill and every spring the keeper lit a lamp".split()
+    line = " ".join(words[(i * 5) % len(words)] for i in range(4000)) + " "
+    return (line * (n_chars // len(line) + 1))[:n_chars]
+
+
+def test_a_30_mb_line_without_breaks_is_chunked_in_seconds(tokenizer: PassageTokenizer) -> None:
+    import time
+
+    text = _one_line(30 * 1024 * 1024)
+    started = time.monotonic()
+    passages = chunk_document(Extracted(text, "text"), tokenizer, ChunkConfig())
+    seconds = time.monotonic() - started
+    # Linear: 0.4 s a MB on a quiet machine, 21 to 25 s for the 30 MB with both cores busy;
+    # the old one-string tokenizer call grew faster than the text (1.8 s for 2 MB), and its
+    # offsets for 30 MB would take about a gigabyte. The bound is the per-file time limit.
+    assert seconds < ExtractConfig().timeout_seconds, f"{seconds:.1f} s"
+    assert len(passages) > 30 * 1024 * 1024 // 1200
+    assert passages[0].start == 0 and passages[-1].end == len(text.rstrip())
+    for before, after in zip(passages, passages[1:], strict=False):
+        assert not text[before.end : after.start].strip()  # nothing but spaces skipped
+    for passage in passages[:: max(1, len(passages) // 200)]:
+        assert tokenizer.count(passage.text) <= 128
+
+
+def test_blocks_cut_long_pages_where_a_reader_would(tokenizer: PassageTokenizer) -> None:
+    from engine.ingest import chunk
+
+    text = ("A sentence that ends here. " * 20_000).strip()  # 540,000 characters
+    cuts = list(chunk._blocks(text, 0, len(text)))
+    assert len(cuts) == -(-len(text) // chunk.BLOCK_CHARS) or len(cuts) > 1
+    for a, b in cuts:
+        assert b - a <= chunk.BLOCK_CHARS
+        assert b == len(text) or text[b - 1] == "."  # each block ends at a sentence end
+    assert [a for a, _ in cuts[1:]] == [b for _, b in cuts[:-1]]
+
+
+def test_chunking_stops_at_its_deadline(tokenizer: PassageTokenizer) -> None:
+    import time
+
+    from engine.ingest.chunk import ChunkingTimeoutError
+
+    text = _one_line(2 * 1024 * 1024)
+    with pytest.raises(ChunkingTimeoutError, match="ran out of time"):
+        chunk_document(Extracted(text, "text"), tokenizer, ChunkConfig(),
+                       deadline=time.monotonic())

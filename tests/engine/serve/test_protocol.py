@@ -23,6 +23,8 @@ def _example(cls: type[protocol.Message]) -> protocol.Message:
             values[f.name] = samples[hint]
         elif typing.get_origin(hint) is dict:
             values[f.name] = {"nested": [1, 2, {"a": None}]}
+        elif typing.get_origin(hint) is tuple and typing.get_args(hint)[0] is str:
+            values[f.name] = ("/a", "/b é")
         elif typing.get_origin(hint) is tuple:
             values[f.name] = ({"path": "/a", "state": "failed", "reason": "r"},)
         else:
@@ -43,6 +45,10 @@ def test_every_message_round_trips(cls: type[protocol.Message]) -> None:
 def test_lists_become_tuples_and_defaults_fill_in() -> None:
     line = json.dumps({"v": 1, "type": "search", "id": 1, "query": "q", "types": ["pdf"]})
     assert decode(line) == protocol.Search(id=1, query="q", types=("pdf",))
+    line = json.dumps({"v": 1, "type": "forget", "id": 2, "paths": ["/a", "/b"]})
+    assert decode(line) == protocol.Forget(id=2, paths=("/a", "/b"))
+    with pytest.raises(ProtocolError, match="forget.paths"):
+        decode(json.dumps({"v": 1, "type": "forget", "id": 2, "paths": "/a"}))
 
 
 @pytest.mark.parametrize(
@@ -86,3 +92,18 @@ def test_an_oversized_line_is_refused_before_parsing() -> None:
     with pytest.raises(ProtocolError) as caught:
         decode(huge)
     assert caught.value.code == "too_large"
+
+
+def test_a_path_that_is_not_utf8_travels_losslessly_as_ascii_json() -> None:
+    import os
+
+    from engine.serve.display import display_path
+    from engine.serve.protocol import FileFailed
+
+    path = os.fsdecode(b"/home/ada/caf\xe9\n\x1b[31m.txt")
+    line = encode(FileFailed(path=path, reason="corrupt PDF"))
+    assert line.isascii() and line.endswith(b"\n") and line.count(b"\n") == 1
+    assert decode(line) == FileFailed(path=path, reason="corrupt PDF")
+    assert display_path(path) == "/home/ada/caf\ufffd\ufffd\ufffd[31m.txt"
+    assert display_path(path, keep_controls=True) == "/home/ada/caf\ufffd\n\x1b[31m.txt"
+    assert display_path("/plain/é.txt") == "/plain/é.txt"
