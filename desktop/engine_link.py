@@ -115,8 +115,10 @@ class EngineLink(EngineSignals):
         return self._request(protocol.Unpin(path=path))
 
     def forget(self, path: str) -> int:
-        """Unpin a folder and purge its index; request_completed says what was removed."""
-        return self._request(protocol.Forget(paths=(path,)))
+        """Unpin a folder and purge its index; folder_forgotten says what was removed."""
+        request_id = self._request(protocol.Forget(paths=(path,)))
+        self._forget_ids.add(request_id)
+        return request_id
 
     def pause(self, path: str | None = None) -> int:
         return self._request(protocol.Pause(path=path))

@@ -57,6 +57,7 @@ class EngineSignals(QObject):
     similar_received = Signal(int, object)  # (request id, a search-shaped response dict)
     page_received = Signal(int, object)  # (request id, RenderedPage)
     request_completed = Signal(int, str)  # (request id, done.detail): pin, pause, reindex...
+    folder_forgotten = Signal(str)  # the engine's account of what a forget removed
     request_failed = Signal(int, str, str)  # (request id, code, message)
     model_loading = Signal(str)
     model_ready = Signal(str, str, str)  # model, device, precision
@@ -68,6 +69,7 @@ class EngineSignals(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._similar_ids: set[int] = set()  # "more like this" requests: their answers differ
+        self._forget_ids: set[int] = set()  # forget requests: their answers are reported
 
     def _take_reply(self, request_id: int, message: protocol.Message) -> None:
         similar = request_id in self._similar_ids
@@ -86,6 +88,9 @@ class EngineSignals(QObject):
             emit_signal(self.text_received, request_id, PreviewText(
                 message.path, message.text, message.offset, message.length))
         elif isinstance(message, protocol.Done):
+            if request_id in self._forget_ids:
+                self._forget_ids.discard(request_id)
+                emit_signal(self.folder_forgotten, message.detail)
             emit_signal(self.request_completed, request_id, message.detail)
         elif isinstance(message, protocol.Error):
             emit_signal(self.request_failed, request_id, message.code, message.message)

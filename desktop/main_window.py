@@ -174,6 +174,7 @@ class MainWindow(QMainWindow):
         self.folders.pin_requested.connect(self._pin)
         self.onboarding.pin_requested.connect(self._pin)
         self.folders.forget_requested.connect(self.link.forget)
+        self.link.folder_forgotten.connect(self._on_link_folder_forgotten)
         self.folders.pause_requested.connect(self.link.pause)
         self.folders.resume_requested.connect(self.link.resume)
         self.folders.errors_requested.connect(self._show_errors)
@@ -286,6 +287,9 @@ class MainWindow(QMainWindow):
         first = response["results"][0] if response.get("results") else None
         spans = ((first or {}).get("explanation") or {}).get("query_spans", [])
         self.query_words.set_query(response.get("query", ""), spans)
+
+    def _on_link_folder_forgotten(self, detail: str) -> None:
+        self.statusBar().showMessage(detail[:1].upper() + detail[1:], 15000)
 
     def _on_link_request_failed(self, request_id: int, code: str, message: str) -> None:
         self.search_flow.settle(request_id)

@@ -200,3 +200,15 @@ def test_other_passages_of_a_file_fold_out_and_back(window: MainWindow, qtbot: A
         > rect_before.height(), timeout=WAIT_MS)
     qtbot.keyClick(window.search_box, Qt.Key.Key_Left)
     assert not window.model.index(0, 0).data(ResultRole.Expanded)
+
+
+def test_forgetting_a_folder_says_what_was_removed(
+    window: MainWindow, fake: FakeEngine, qtbot: Any
+) -> None:
+    folder = window._folders[0]["path"]
+    window.folders.forget_requested.emit(folder)
+    qtbot.waitUntil(lambda: bool(fake.requests_of("forget")), timeout=WAIT_MS)
+    assert fake.requests_of("forget")[-1].paths == (folder,)
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Forgot "),
+                    timeout=WAIT_MS)
+    assert "passage(s) removed" in window.statusBar().currentMessage()
