@@ -10,6 +10,7 @@ the declared sizes are a safe upper bound.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
@@ -30,6 +31,28 @@ MAX_MEMBERS = 20_000
 MAX_XML_DEPTH = 256
 
 
+def check_declared(
+    parts: Sequence[tuple[str, int, int]], label: str, max_parts: int = MAX_MEMBERS
+) -> None:
+    """Refuse contents whose declared sizes exceed the caps; `parts` are (name, unpacked bytes,
+    packed bytes). Zip-based documents and archives (engine.extract.members) share it."""
+    if len(parts) > max_parts:
+        raise UnsupportedFile(f"refused {label}: {len(parts):,} parts (a zip bomb?)")
+    total = sum(size for _, size, _ in parts)
+    if total > MAX_UNPACKED_BYTES:
+        raise UnsupportedFile(
+            f"refused {label}: it unpacks to {total / _MB:,.0f} MB, over the "
+            f"{MAX_UNPACKED_BYTES / _MB:g} MB limit (a zip bomb?)"
+        )
+    for name, size, packed in parts:
+        ratio = size / max(packed, 1)
+        if size > RATIO_MIN_BYTES and ratio > MAX_RATIO:
+            raise UnsupportedFile(
+                f"refused {label}: {name} unpacks {ratio:,.0f} times its packed "
+                f"size, over the {MAX_RATIO}:1 limit (a zip bomb?)"
+            )
+
+
 def check_zip(path: Path, label: str) -> None:
     """Refuse a zip whose declared contents exceed the caps; ExtractError if it is no zip."""
     try:
@@ -39,21 +62,7 @@ def check_zip(path: Path, label: str) -> None:
         if isinstance(exc, PermissionError | FileNotFoundError):
             raise
         raise ExtractError(f"corrupt {label}: {exc}") from exc
-    if len(members) > MAX_MEMBERS:
-        raise UnsupportedFile(f"refused {label}: {len(members):,} parts (a zip bomb?)")
-    total = sum(member.file_size for member in members)
-    if total > MAX_UNPACKED_BYTES:
-        raise UnsupportedFile(
-            f"refused {label}: it unpacks to {total / _MB:,.0f} MB, over the "
-            f"{MAX_UNPACKED_BYTES / _MB:g} MB limit (a zip bomb?)"
-        )
-    for member in members:
-        ratio = member.file_size / max(member.compress_size, 1)
-        if member.file_size > RATIO_MIN_BYTES and ratio > MAX_RATIO:
-            raise UnsupportedFile(
-                f"refused {label}: {member.filename} unpacks {ratio:,.0f} times its packed "
-                f"size, over the {MAX_RATIO}:1 limit (a zip bomb?)"
-            )
+    check_declared([(m.filename, m.file_size, m.compress_size) for m in members], label)
 
 
 def parse_xml(data: bytes, label: str) -> Element:

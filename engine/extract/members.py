@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from engine.extract.archive import MAX_RATIO, MAX_UNPACKED_BYTES, RATIO_MIN_BYTES, check_declared
 from engine.extract.base import (
     Extracted,
     ExtractError,
@@ -35,10 +36,7 @@ log = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
 MAX_MEMBERS = 10_000
-MAX_UNPACKED_BYTES = 256 * _MB  # all members together
 MAX_MEMBER_BYTES = 64 * _MB
-MAX_RATIO = 100  # unpacked over packed, for a member over RATIO_MIN_BYTES
-RATIO_MIN_BYTES = 4 * _MB
 # Tar archives; compressed (`.tar.gz`) they come through engine/extract/compressed.py.
 TAR_SUFFIXES = (".tar", ".tgz", ".tbz2", ".txz")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tbz2", ".txz", ".7z", ".rar", ".jar", ".war")
@@ -122,21 +120,8 @@ class _Archive:
 
 def check_members(members: list[Member], label: str, packed_total: int) -> None:
     """Refuse an archive whose declared contents exceed the caps: a bomb costs no more."""
-    if len(members) > MAX_MEMBERS:
-        raise UnsupportedFile(f"refused {label}: over {MAX_MEMBERS:,} members (a zip bomb?)")
+    check_declared([(m.name, m.size, m.packed) for m in members], label, MAX_MEMBERS)
     total = sum(m.size for m in members)
-    if total > MAX_UNPACKED_BYTES:
-        raise UnsupportedFile(
-            f"refused {label}: it unpacks to {total / _MB:,.0f} MB, over the "
-            f"{MAX_UNPACKED_BYTES / _MB:g} MB limit (a zip bomb?)"
-        )
-    for member in members:
-        ratio = member.size / max(member.packed, 1)
-        if member.size > RATIO_MIN_BYTES and ratio > MAX_RATIO:
-            raise UnsupportedFile(
-                f"refused {label}: {member.name} unpacks {ratio:,.0f} times its packed size, "
-                f"over the {MAX_RATIO}:1 limit (a zip bomb?)"
-            )
     if packed_total and total > RATIO_MIN_BYTES and total > MAX_RATIO * 10 * packed_total:
         raise UnsupportedFile(f"refused {label}: it unpacks {total / packed_total:,.0f} times "
                               "its size (a zip bomb?)")
