@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -20,6 +18,7 @@ from desktop.engine_link import CLIENT_NAME, EngineLink
 from desktop.engine_signals import PreviewText
 from engine.serve import protocol
 from engine.serve.runtime import INFO_FILE, engine_running
+from tests.helpers.engine_process import stop_leftover_engine
 from tests.helpers.fake_engine import FAKE_VERSION, FakeEngine, Recording
 
 pytestmark = pytest.mark.gui
@@ -469,17 +468,5 @@ def test_a_spawned_real_engine_indexes_searches_and_shuts_down(
             link.shutdown_engine()
         qtbot.waitUntil(lambda: not engine_running(data_dir), timeout=30_000)
     finally:
-        _kill_leftover_engine(data_dir)
+        stop_leftover_engine(data_dir)
 
-
-def _kill_leftover_engine(data_dir: Path) -> None:
-    """After a failed test, do not leave a detached engine behind."""
-    if not engine_running(data_dir):
-        return
-    try:
-        os.kill(json.loads((data_dir / INFO_FILE).read_text())["pid"], signal.SIGTERM)
-    except (OSError, ValueError, KeyError):
-        return
-    deadline = time.monotonic() + 30
-    while engine_running(data_dir) and time.monotonic() < deadline:
-        time.sleep(0.1)

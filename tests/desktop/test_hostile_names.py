@@ -3,12 +3,9 @@ and still opens the very file: PySide6 would silently drop the surrogate escapes
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import tempfile
-import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +23,7 @@ from desktop.errors_dialog import ErrorColumn, ErrorsModel
 from desktop.file_opener import local_path, local_url
 from desktop.main_window import MainWindow
 from desktop.result_rows import parse_row
-from engine.serve.runtime import INFO_FILE, engine_running
+from tests.helpers.engine_process import stop_leftover_engine
 from tests.helpers.fake_engine import FakeEngine
 
 pytestmark = pytest.mark.gui
@@ -271,18 +268,6 @@ def test_a_real_engine_previews_opens_and_finds_like_a_name_that_is_not_utf8(
             link.shutdown_engine()
     finally:
         link.close()
-        _stop_leftover_engine(data_dir)
+        stop_leftover_engine(data_dir)
         shutil.rmtree(runtime, ignore_errors=True)
 
-
-def _stop_leftover_engine(data_dir: Path) -> None:
-    """After a failed test, do not leave a detached engine behind."""
-    if not engine_running(data_dir):
-        return
-    try:
-        os.kill(json.loads((data_dir / INFO_FILE).read_text())["pid"], signal.SIGTERM)
-    except (OSError, ValueError, KeyError):
-        return
-    deadline = time.monotonic() + 30
-    while engine_running(data_dir) and time.monotonic() < deadline:
-        time.sleep(0.1)

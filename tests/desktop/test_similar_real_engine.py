@@ -3,12 +3,8 @@ it in meaning, taken from its stored vector, and Esc puts the search's results b
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +15,7 @@ from PySide6.QtCore import Qt
 from desktop.engine_link import EngineLink
 from desktop.main_window import MainWindow
 from desktop.results_model import ResultRole
-from engine.serve.runtime import INFO_FILE, engine_running
+from tests.helpers.engine_process import stop_leftover_engine
 
 pytestmark = [pytest.mark.gui, pytest.mark.e2e, pytest.mark.model]
 
@@ -79,17 +75,5 @@ def test_more_like_this_over_a_real_engine(data_dir: Path, tmp_path: Path, short
             link.shutdown_engine()
     finally:
         link.close()
-        _kill_leftover_engine(data_dir)
+        stop_leftover_engine(data_dir)
 
-
-def _kill_leftover_engine(data_dir: Path) -> None:
-    """After a failed test, do not leave a detached engine behind."""
-    if not engine_running(data_dir):
-        return
-    try:
-        os.kill(json.loads((data_dir / INFO_FILE).read_text())["pid"], signal.SIGTERM)
-    except (OSError, ValueError, KeyError):
-        return
-    deadline = time.monotonic() + 30
-    while engine_running(data_dir) and time.monotonic() < deadline:
-        time.sleep(0.1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.serve.client import EngineClient
+from engine.serve.runtime import INFO_FILE, engine_running
 
 T = TypeVar("T")
 
@@ -113,3 +115,16 @@ def running_engine(
         if client is not None:
             client.close()
         stop_engine(process)
+
+
+def stop_leftover_engine(data_dir: Path) -> None:
+    """After a failed test, do not leave a detached engine behind."""
+    if not engine_running(data_dir):
+        return
+    try:
+        os.kill(json.loads((data_dir / INFO_FILE).read_text())["pid"], signal.SIGTERM)
+    except (OSError, ValueError, KeyError):
+        return
+    deadline = time.monotonic() + 30
+    while engine_running(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
