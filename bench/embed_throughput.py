@@ -4,6 +4,12 @@ Same model, same passages (SciFact title + text, chunked as Dowse chunks them), 
 over several rounds in one process so both see the same machine load. Usage:
 
     .venv/bin/python bench/embed_throughput.py [--passages 1000] [--rounds 3] [--json]
+        [--precision auto|fp32|bf16|int8] [--runtime auto|torch|openvino]
+        [--cpu-isa no-bf16 [--restrict-st]]
+
+--cpu-isa no-bf16 runs Dowse on the path of a CPU without bf16 units ([embed] cpu_isa); with
+--restrict-st the whole process, sentence-transformers included, is held to AVX2 (+VNNI)
+before torch loads: ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY=avx2, MKL_ENABLE_INSTRUCTIONS=AVX2.
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: local folders only
+if "--restrict-st" in sys.argv:  # before torch is imported: these are read when it loads
+    _vnni = " avx_vnni " in open("/proc/cpuinfo").read().replace("\n", " ")
+    os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2_VNNI" if _vnni else "AVX2")
+    os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+    os.environ.setdefault("MKL_ENABLE_INSTRUCTIONS", "AVX2")
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -73,6 +84,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--runtime", default="auto")
+    parser.add_argument("--cpu-isa", default="auto")
+    parser.add_argument("--restrict-st", action="store_true",
+                        help="hold sentence-transformers to AVX2 too (see the docstring)")
     parser.add_argument(
         "--st-threads", type=int, default=BASE_THREADS,
         help="torch threads for sentence-transformers (default: torch's own, one per core)",
@@ -96,7 +111,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as cache:
         started = time.perf_counter()
-        config = EmbedConfig(model_path=args.model, device=args.device, precision=args.precision)
+        config = EmbedConfig(model_path=args.model, device=args.device, precision=args.precision,
+                             runtime=args.runtime, cpu_isa=args.cpu_isa)
         dowse = TransformerEncoder(config, Path(cache))
         dowse_start = time.perf_counter() - started
     started = time.perf_counter()
@@ -139,6 +155,10 @@ def main() -> int:
         "passages_from": how,
         "rounds": args.rounds,
         "st_threads": args.st_threads,
+        "cpu_isa": args.cpu_isa,
+        "st_restricted": {k: os.environ[k] for k in (
+            "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS"
+        ) if k in os.environ and args.restrict_st},
         "dowse_threads_after_each_round": dowse_threads,
         "dowse": dowse.describe(),
         "dowse_start_s": round(dowse_start, 2),

@@ -153,6 +153,10 @@ class EngineLink(EngineSignals):
         return self._request(protocol.GetPage(path=path, page=page, start=start, end=end,
                                               width=width))
 
+    def open_member(self, path: str) -> int:
+        """A document inside an archive, unpacked to a private copy (member_unpacked)."""
+        return self._request(protocol.OpenMember(path=path))
+
     def rebuild_index(self) -> int:
         """Set a damaged index aside and start afresh with the same folders (request_completed)."""
         return self._request(protocol.Rebuild())

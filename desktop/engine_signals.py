@@ -56,6 +56,7 @@ class EngineSignals(QObject):
     text_received = Signal(int, object)  # (request id, PreviewText)
     similar_received = Signal(int, object)  # (request id, a search-shaped response dict)
     page_received = Signal(int, object)  # (request id, RenderedPage)
+    member_unpacked = Signal(int, object, object)  # (request id, entry, its private copy)
     request_completed = Signal(int, str)  # (request id, done.detail): pin, pause, reindex...
     folder_forgotten = Signal(str)  # the engine's account of what a forget removed
     request_failed = Signal(int, str, str)  # (request id, code, message)
@@ -80,6 +81,8 @@ class EngineSignals(QObject):
             emit_signal(self.results_received, request_id, message.response)
         elif isinstance(message, protocol.PageImage):
             self._take_page(request_id, message)
+        elif isinstance(message, protocol.MemberFile):
+            emit_signal(self.member_unpacked, request_id, message.path, message.file)
         elif isinstance(message, protocol.StatusReport):
             emit_signal(self.status_received, message.status)
         elif isinstance(message, protocol.ErrorList):

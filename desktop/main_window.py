@@ -36,6 +36,7 @@ from desktop.preview_pane import PreviewPane
 from desktop.query_words import QueryWordsBar
 from desktop.result_actions import SIMILAR_KEYS, ResultActions
 from desktop.result_delegate import ResultDelegate
+from desktop.result_notice import notice_for
 from desktop.result_preview import ResultPreview
 from desktop.results_model import ResultRole, ResultsModel, path_at
 from desktop.search_flow import SearchFlow
@@ -128,7 +129,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(body)
 
-        self.engine_status = EngineStatusLine(self.statusBar(), self.link.rebuild_index)
+        self.engine_status = EngineStatusLine(self.statusBar(), self.link.rebuild_index, self.link)
         self.engine_label = self.engine_status.activity
         self.device_label = self.engine_status.device
         settings_button = QPushButton(icon("settings"), "")
@@ -142,7 +143,7 @@ class MainWindow(QMainWindow):
         self.result_preview = ResultPreview(self.link, self.results, self.preview, self)
         self.similar_flow = SimilarFlow(self.link, self.results, self.model,
                                         self.similar_header, self)
-        self.result_actions = ResultActions(self.results, self._find_similar, self)
+        self.result_actions = ResultActions(self.results, self._find_similar, self, self.link)
         self.resize(1280, 800)
 
     def _connect(self) -> None:
@@ -244,12 +245,7 @@ class MainWindow(QMainWindow):
         self.similar_flow.leave()
         self.model.set_response(response)
         self._show_query_words(response)
-        if response.get("results") and not response.get("confident", True):
-            self._set_notice("No confident match — these are the closest passages.")
-        elif not response.get("results"):
-            self._set_notice(f"Nothing found for “{response.get('query', '')}”.")
-        else:
-            self._set_notice("")
+        self._set_notice(notice_for(response))
         self._show_first_result()
         self.results_painted.emit(request_id)
 

@@ -11,9 +11,11 @@ from PySide6.QtCore import QMimeData, QModelIndex, QObject, QPoint, Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QListView, QMenu
 
+from desktop.engine_link import EngineLink
 from desktop.file_icons import file_icon
 from desktop.file_opener import PAGED_SUFFIXES, local_url, open_file, reveal_file
 from desktop.icons import icon
+from desktop.member_opener import MemberOpener, archive_or_self, is_member_entry
 from desktop.results_model import path_at, row_at
 from engine.serve.display import display_path
 
@@ -24,19 +26,21 @@ class ResultActions(QObject):
     """Opens files for the results view; `find_similar` is called with a row for Ctrl+M."""
 
     def __init__(self, results: QListView, find_similar: Callable[[QModelIndex], Any],
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, link: EngineLink | None = None) -> None:
         super().__init__(parent)
         self._results = results
         self._find_similar = find_similar
         self.opener: Callable[[str, int | None], None] = open_file  # tests put a recorder here
         self.revealer: Callable[[str], None] = reveal_file
         self.menu: QMenu | None = None  # the last context menu, while open (for tests)
+        # A document inside an archive opens as a private copy the engine unpacks.
+        self._members = MemberOpener(link, lambda p, n: self.opener(p, n), self) if link else None
         results.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         results.customContextMenuRequested.connect(self._on_results_custom_context_menu_requested)
 
     def open_path(self, path: str) -> None:
         """Open `path`: at the current result's page if it is that file, or a copy's page."""
-        self.opener(path, self._page_of(path))
+        self._open(path, self._page_of(path))
 
     def open_current(self) -> None:
         path = path_at(self._results.currentIndex())
@@ -44,7 +48,7 @@ class ResultActions(QObject):
             self.open_path(path)
 
     def reveal_path(self, path: str) -> None:
-        self.revealer(path)
+        self.revealer(archive_or_self(path))  # a member is shown as its archive
 
     def reveal_current(self) -> None:
         path = path_at(self._results.currentIndex())
@@ -62,9 +66,9 @@ class ResultActions(QObject):
         page = self._page_of(path)
         label = f"Open at page {page}" if page is not None else "Open"
         # The keys are shown after a tab, not bound: a menu's own Return picks its current item.
-        menu.addAction(icon("open"), f"{label}\tEnter", lambda: self.opener(path, page))
+        menu.addAction(icon("open"), f"{label}\tEnter", lambda: self._open(path, page))
         menu.addAction(icon("reveal"), f"Show in folder\t{_keys('Ctrl+Return')}",
-                       lambda: self.revealer(path))
+                       lambda: self.revealer(archive_or_self(path)))
         menu.addAction(icon("sparkle"), f"More like this\t{_keys(SIMILAR_KEYS)}",
                        lambda: self._find_similar(index))
         copies = row.also_in if row is not None else ()
@@ -82,7 +86,13 @@ class ResultActions(QObject):
         return menu
 
     def _open_copy(self, copy: dict[str, Any], *_checked: Any) -> None:
-        self.opener(copy["path"], _paged(copy["path"], copy.get("page")))
+        self._open(copy["path"], _paged(copy["path"], copy.get("page")))
+
+    def _open(self, path: str, page: int | None) -> None:
+        if self._members is not None and is_member_entry(path):
+            self._members.open(path, page)
+        else:
+            self.opener(path, page)
 
     def _page_of(self, path: str) -> int | None:
         row = row_at(self._results.currentIndex())

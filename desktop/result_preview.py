@@ -1,5 +1,5 @@
 """Keeps the preview pane on the current result: its passage at once, then the whole file's text
-once the engine sends it, and for a PDF the page the engine draws."""
+once the engine sends it, and for a PDF or a picture the page the engine draws."""
 
 from __future__ import annotations
 
@@ -12,13 +12,24 @@ from PySide6.QtWidgets import QListView
 
 from desktop.engine_link import EngineLink
 from desktop.engine_signals import PreviewText, RenderedPage
-from desktop.file_opener import PAGED_SUFFIXES
 from desktop.preview_pane import PreviewPane
 from desktop.results_model import path_at, row_at
 
 PAGE_CACHE_SIZE = 12  # pages kept, so stepping up and down the list does not redraw them
 
 PageKey = tuple[str, int, int, int]  # path, page, passage start, passage end
+# What the engine draws as pages (engine/serve/previews.py): PDFs, also compressed or inside an
+# archive (`a.zip › b.pdf`, `b.pdf.gz`), and pictures OCR read, with the matched words marked.
+DRAWN_SUFFIXES = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
+PACKED_SUFFIXES = (".gz", ".bz2", ".xz")
+
+
+def drawn_as_pages(path: str) -> bool:
+    """Whether the engine draws `path`'s pages: by its name, less a compression suffix."""
+    name = PurePath(path).name.lower()
+    for packed in PACKED_SUFFIXES:
+        name = name.removesuffix(packed)
+    return PurePath(name).suffix in DRAWN_SUFFIXES
 
 
 class ResultPreview(QObject):
@@ -50,7 +61,7 @@ class ResultPreview(QObject):
         path, start, end = best.path, best.start, best.end
         spans, keywords = list(best.passage_spans), list(best.keyword_spans)
         page = best.page
-        if page is None or PurePath(path).suffix.lower() not in PAGED_SUFFIXES:
+        if page is None or not drawn_as_pages(path):
             page = None
         self._wanted_page = (path, page, start, end) if page is not None else None
         self._preview.set_details(page, row.also_in)

@@ -1,9 +1,11 @@
 """Renders the app's main states to PNGs over a real engine and a demo folder (`make screenshots`).
 
-    python -m desktop.screenshots docs/screenshots [--trust-only]
+    python -m desktop.screenshots docs/screenshots [--trust-only | --ocr-only]
 
-The scenes of `desktop/screenshot_scenes.py` (a PDF page, copies, the weaker-matches divider,
-"more like this") follow, over the tests' stand-in engine; `--trust-only` renders just those.
+A picture OCR read, with its matched region marked, follows over a real engine
+(`desktop/screenshot_ocr.py`; skipped, saying so, without Tesseract); then the scenes of
+`desktop/screenshot_scenes.py` (a PDF page, copies, the weaker-matches divider, "more like
+this") over the tests' stand-in engine. `--trust-only` or `--ocr-only` renders just those.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from desktop.engine_link import EngineLink
 from desktop.main_window import MainWindow
 from desktop.results_model import ResultRole
+from desktop.screenshot_ocr import shoot_ocr_scene
 from desktop.screenshot_scenes import shoot_trust_scenes
 from desktop.theme import apply_theme
 
@@ -123,22 +126,28 @@ def write_demo(folder: Path, filler: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--trust-only", action="store_true",
-                        help="only the scenes over the stand-in engine")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--trust-only", action="store_true",
+                      help="only the scenes over the stand-in engine")
+    only.add_argument("--ocr-only", action="store_true",
+                      help="only the picture OCR read, over a real engine")
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="dowse-shots-"))
     os.environ.setdefault("DOWSE_RUNTIME_DIR", tempfile.mkdtemp(prefix="dw-"))
     folder, data = work / "Documents", work / "data"
-    write_demo(folder, filler=0 if args.trust_only else 600)
+    write_demo(folder, filler=0 if args.trust_only or args.ocr_only else 600)
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     try:
-        if not args.trust_only:
+        if not (args.trust_only or args.ocr_only):
             _shoot_real_engine(app, out, folder, data)
-        shoot_trust_scenes(app, out, folder, DEMO, QUERY, _save, _wait)
+        if not args.trust_only:
+            shoot_ocr_scene(app, out, work, _save, _wait)
+        if not args.ocr_only:
+            shoot_trust_scenes(app, out, folder, DEMO, QUERY, _save, _wait)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -31,6 +31,9 @@ class ExtractConfig:
     # The extraction child's address space (RLIMIT_AS): a file that needs more fails alone
     # instead of swapping the machine. 0 means no limit.
     max_memory_mb: float = 2048.0
+    # Extraction children reading (and cutting into passages) files side by side, while the
+    # indexing process records them; 0: one per CPU core, at most 4.
+    workers: int = 0
 
     @property
     def max_file_bytes(self) -> int:
@@ -112,12 +115,27 @@ class EmbedConfig:
     # A local Hugging Face encoder folder; empty means the packaged all-MiniLM-L6-v2.
     model_path: str = ""
     device: str = "auto"  # auto | cpu | cuda | mps
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    # auto | fp32 | bf16 | fp16 | int8. auto: fp16 on CUDA, bf16 on a CPU with bf16 units,
+    # else fp32. int8 runs on CPUs through OpenVINO and is kept only while it agrees with fp32
+    # (engine/embed/cpu_runtime.py); otherwise the encoder falls back, with a log line.
+    precision: str = "auto"
+    # CPU runtime: auto | torch | openvino. auto: torch, except int8, which only OpenVINO runs
+    # (the `int8` extra; plain BERT models). torch's bf16 measured faster than OpenVINO's on a
+    # quiet AMX machine (BENCHMARKS.md "embed-runtimes").
+    runtime: str = "auto"
+    # auto | no-bf16. no-bf16 takes the path of a CPU without bf16 units (most laptops) even
+    # on one that has them: no bf16, oneDNN capped at AVX2 with VNNI (ONEDNN_MAX_CPU_ISA).
+    # Meant for measuring that path here; it must be set before the encoder first loads.
+    cpu_isa: str = "auto"
     batch_size: int = 32
     pooling: str = "auto"  # auto | mean | cls
     normalize: bool = True
     query_prefix: str = ""
     passage_prefix: str = ""
+    # The engine embeds in a child process (engine/serve/embed_child.py) that exits after
+    # this many seconds without a request, taking the model's memory with it, and starts
+    # again on the next query (about half a second). 0 keeps it running.
+    idle_exit_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +144,15 @@ class IndexConfig:
     ef_construction: int = 200
     # 0.99 recall@10 even on isotropic random 384-d vectors (20k), about 4 ms a query here.
     ef: int = 1024
+    # Past `reduce_from` passages the graph holds each vector projected on this many
+    # principal directions (0: full vectors always), and a search rescores its best
+    # `rescore` candidates (at least 3 per result wanted) exactly from the stored vectors;
+    # the projection is refitted, and the graph rebuilt at the next start, once the index
+    # has grown `refit_growth` times (engine/vectors/compact.py, bench/vector_memory_study.py).
+    reduced_dim: int = 128
+    reduce_from: int = 20_000
+    rescore: int = 300
+    refit_growth: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +177,16 @@ class WatchConfig:
 
 
 @dataclass(frozen=True)
+class ServeConfig:
+    # `dowse search` with no engine running starts one in the background and asks it, so the
+    # next search is quick. ($DOWSE_SEARCH_STARTS_ENGINE=0 turns this off too.)
+    search_starts_engine: bool = True
+    # An engine started that way exits after this many seconds with no request, no client
+    # connected and nothing to index. 0 keeps it running.
+    background_idle_exit_seconds: float = 1800.0
+
+
+@dataclass(frozen=True)
 class LogConfig:
     # Debug logging: the engine's and the app's logs also record search queries and the text
     # of messages they could not handle, to help find a bug. Off, logs hold neither.
@@ -166,6 +203,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
 

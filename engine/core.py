@@ -15,7 +15,7 @@ from engine.ingest.chunk import PassageTokenizer
 from engine.ingest.forget import Forgotten, folders_to_forget, forget_folders, purge_traces
 from engine.ingest.indexer import IndexSummary, ProgressCallback
 from engine.ingest.ocr_stage import index_folders_with_ocr, ocr_status
-from engine.ingest.status import folder_rows
+from engine.ingest.status import folder_rows, meaning_status
 from engine.search.searcher import Searcher, SearchFilters, SearchResponse
 from engine.store import DatabaseCorruptError, Store
 from engine.store.database import DB_FILE_NAME
@@ -65,9 +65,9 @@ class Engine:
         progress: ProgressCallback | None = None,
         keyword_only: bool = False,
     ) -> IndexSummary:
+        # Passages an earlier run left without a vector (a keyword-only run, a killed one)
+        # are embedded by the meaning phase with the new ones.
         vectors = None if keyword_only else self.semantic
-        if vectors is not None:
-            vectors.embed_missing()  # passages of an earlier keyword-only run
         # Extraction runs in child processes with a time limit per file (a pathological PDF
         # cannot hang us); pictures of pages are read by OCR after every text-bearing file.
         summary = index_folders_with_ocr(
@@ -140,6 +140,7 @@ class Engine:
             "rate": 0.0, "eta_seconds": None, "current": "",
             "folder_list": folder_rows(self.store),
             "ocr": ocr_status(self.store),  # files whose scanned pages are not all read yet
+            "meaning": meaning_status(self.store, None, counts["indexed"], counts["files"]),
             "problem": None,  # the engine process reports a full disk or a damaged database
         }
 

@@ -24,6 +24,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # GUI tests must not read or write the user's real QSettings (window geometry, search mode).
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="dowse-test-config-")
+# `dowse search` stays in-process in tests, so no test leaves a background engine behind; the
+# tests of that start (tests/e2e/test_engine_memory.py) turn it on and stop what they start.
+os.environ.setdefault("DOWSE_SEARCH_STARTS_ENGINE", "0")
 # Engines started by tests log here, not into the user's ~/.local/state/dowse/log.
 os.environ["DOWSE_LOG_DIR"] = tempfile.mkdtemp(prefix="dowse-test-logs-")
 for _made in (os.environ["XDG_CONFIG_HOME"], os.environ["DOWSE_LOG_DIR"]):

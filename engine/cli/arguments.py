@@ -8,10 +8,13 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import __version__
-from engine.search.searcher import MODES, SearchFilters
+from engine.search.modes import MODES
+
+if TYPE_CHECKING:  # the store and numpy stay unimported on a search through the engine
+    from engine.search.searcher import SearchFilters
 
 DESCRIPTION = (
     "The `dowse` command line: index, search, similar, status, forget, eval, doctor, serve"
@@ -49,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     gui = sub.add_parser("gui", parents=[common], help="open the desktop app")
     gui.add_argument("--pin", action="append", default=[], metavar="PATH")
-    sub.add_parser("serve", parents=[common], help="run the engine process")
+    serve = sub.add_parser("serve", parents=[common], help="run the engine process")
+    serve.add_argument(
+        "--background", action="store_true",
+        help="exit after [serve] background_idle_exit_seconds with nothing to do "
+        "(how `dowse search` starts it)",
+    )
 
     index = sub.add_parser("index", parents=[common], help="pin folders and index them")
     index.add_argument("paths", nargs="+", metavar="PATH")
@@ -108,13 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def search_filters(args: argparse.Namespace) -> SearchFilters:
-    folders = tuple(os.path.abspath(Path(f).expanduser()) for f in args.folder)
-    return SearchFilters(
-        folders=folders,
-        suffixes=tuple(args.type),
-        modified_after=args.after,
-        modified_before=args.before,
-    )
+    from engine.search.searcher import SearchFilters
+
+    return SearchFilters(**filter_fields(args))
+
+
+def filter_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The search's filters as SearchFilters' fields: folders absolute, suffixes as given."""
+    return {
+        "folders": tuple(os.path.abspath(Path(f).expanduser()) for f in args.folder),
+        "suffixes": tuple(args.type),
+        "modified_after": args.after,
+        "modified_before": args.before,
+    }
 
 
 def folder_arguments(paths: Sequence[str]) -> list[Path] | None:

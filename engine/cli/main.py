@@ -11,15 +11,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from engine.cli.arguments import build_parser, folder_arguments, search_filters, similar_path
-from engine.cli.faults import describe_fault
 from engine.cli.render import ProgressBar, print_summary, write_response, write_status
 from engine.config import ConfigError, load_config, resolve_data_dir
-from engine.embed.model_dir import ModelNotFoundError
 from engine.logs import configure_logging, debug_logging
 from engine.private_files import restrict_umask
-from engine.search.semantic import ModelMismatchError
 from engine.serve.runtime import engine_running
-from engine.store import DatabaseCorruptError, SchemaTooNewError
 
 if TYPE_CHECKING:
     from engine.core import Engine
@@ -40,19 +36,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dowse: configuration error: {exc}", file=sys.stderr)
         return 2
-    except (ModelMismatchError, ModelNotFoundError, SchemaTooNewError) as exc:
-        print(f"dowse: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("\ndowse: interrupted; everything indexed so far is kept.", file=sys.stderr)
         return 130
-    except (OSError, sqlite3.Error, DatabaseCorruptError) as exc:
-        fault = describe_fault(exc, resolve_data_dir(args.data_dir))
-        if fault is None:
-            raise
-        log.debug("data dir fault", exc_info=True)
-        print(f"dowse: {fault[0]}", file=sys.stderr)
-        return fault[1]
+    except Exception as exc:
+        return _known_failure(exc, args)
+
+
+def _known_failure(exc: Exception, args: argparse.Namespace) -> int:
+    """Say what went wrong in one line, with its exit status; re-raise a bug. The error
+    classes are imported here: a search through the engine never loads the store or numpy."""
+    from engine.cli.faults import describe_fault
+    from engine.embed.model_dir import ModelNotFoundError
+    from engine.search.semantic import ModelMismatchError
+    from engine.store import DatabaseCorruptError, SchemaTooNewError
+
+    if isinstance(exc, ModelMismatchError | ModelNotFoundError | SchemaTooNewError):
+        print(f"dowse: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(exc, OSError | sqlite3.Error | DatabaseCorruptError):
+        raise exc
+    fault = describe_fault(exc, resolve_data_dir(args.data_dir))
+    if fault is None:
+        raise exc
+    log.debug("data dir fault", exc_info=True)
+    print(f"dowse: {fault[0]}", file=sys.stderr)
+    return fault[1]
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -75,7 +84,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from engine.serve.server import EngineAlreadyRunningError, run_serve
 
         try:
-            run_serve(data_dir)
+            run_serve(data_dir, background=args.background)
         except EngineAlreadyRunningError as exc:
             print(f"dowse serve: {exc}", file=sys.stderr)
             return 1
@@ -96,6 +105,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_eval_command(args, data_dir if args.data_dir else None)
 
     remote = ("index", "search", "similar", "status", "forget")
+    if args.command == "search" and not engine_running(data_dir):
+        from engine.cli.background import search_starts_engine, start_background_engine
+
+        # The engine keeps the index open between searches: the next one takes a second.
+        if search_starts_engine(data_dir):
+            start_background_engine(data_dir)
     if args.command in remote and engine_running(data_dir):
         from engine.cli.remote import run_remote
 

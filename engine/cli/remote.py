@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.cli.arguments import folder_arguments, search_filters, similar_path
+from engine.cli.arguments import filter_fields, folder_arguments, similar_path
+from engine.cli.background import wait_for_semantic
 from engine.cli.render import format_duration, write_response, write_status
 from engine.serve.client import EngineClient, EngineError, EngineUnavailableError
 from engine.serve.display import display_path
@@ -53,12 +54,23 @@ def run_remote(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _search(engine: EngineClient, args: argparse.Namespace) -> int:
-    filters = search_filters(args)
-    response = engine.search(
-        args.query, mode=args.mode, k=args.k, explain=args.explain, folders=filters.folders,
-        types=filters.suffixes, modified_after=filters.modified_after,
-        modified_before=filters.modified_before,
-    )
+    filters = filter_fields(args)
+
+    def ask() -> dict[str, Any]:
+        return engine.search(
+            args.query, mode=args.mode, k=args.k, explain=args.explain,
+            folders=filters["folders"], types=filters["suffixes"],
+            modified_after=filters["modified_after"], modified_before=filters["modified_before"],
+        )
+
+    response = ask()
+    # An engine just started answers keywords first; a one-off command waits for the rest.
+    if response.get("not_ready") and wait_for_semantic(engine):
+        response = ask()
+    if response.get("not_ready"):
+        sides = ", ".join(response["not_ready"])
+        print(f"dowse: the {sides} side is not ready yet; these are keyword results",
+              file=sys.stderr)
     write_response(response, args.json, sys.stdout)
     return 0
 
@@ -80,11 +92,19 @@ def _index(engine: EngineClient, args: argparse.Namespace) -> int:
         status = engine.status()
         rows = [r for r in status["folder_list"] if r["path"] in wanted]
         queued = sum(r["queued"] for r in rows)
+        meaning = status.get("meaning") or {}
+        behind = meaning.get("embedded", 0) < meaning.get("passages", 0)
         if tty:
             eta = format_duration(status.get("eta_seconds"))
-            print(f"\r\033[K{queued} files queued, {status['rate']:.1f} files/s, ETA {eta}",
-                  end="", file=sys.stderr, flush=True)
-        if not queued:
+            line = f"{queued} files queued, {status['rate']:.1f} files/s, ETA {eta}"
+            if not queued and behind:  # every file findable by words; the meaning follows
+                line = (f"{meaning['line']}, ETA "
+                        f"{format_duration(meaning.get('meaning_eta_seconds'))}")
+            print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
+        # Done when the meaning phase is too, or the worker has nothing it can do about it
+        # (no model; a passage the encoder refused).
+        idle = status["engine"].get("activity") in ("idle", "failed")
+        if not queued and (not behind or idle):
             break
         if status.get("problem"):  # a full disk, a damaged database: it will not drain now
             print(f"\ndowse: {status['problem']['message']}", file=sys.stderr)

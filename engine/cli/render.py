@@ -7,12 +7,13 @@ import shutil
 import sys
 import time
 from collections import Counter
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from engine.ingest.indexer import IndexProgress, IndexSummary
-from engine.search.response_json import response_dict
-from engine.search.searcher import SearchResponse
 from engine.serve.display import display_path
+
+if TYPE_CHECKING:  # a search through the engine prints its dict without loading the index
+    from engine.ingest.indexer import IndexProgress, IndexSummary
+    from engine.search.searcher import SearchResponse
 
 # Files that failed or were skipped, listed under `dowse status` (all of them with --json).
 PROBLEMS_SHOWN = 20
@@ -53,8 +54,12 @@ class ProgressBar:
         )
         if p.failed:
             line += f"  {p.failed} failed"
+        if p.meaning_fraction is not None:
+            line += f"  · by meaning: {p.meaning_fraction:.0%}"
+            if p.done >= p.total and p.meaning_eta is not None:
+                line += f" (ETA {format_duration(p.meaning_eta)})"
         self.stream.write("\r" + line[: width - 1].ljust(width - 1))
-        if p.done >= p.total:
+        if p.done >= p.total and (p.meaning_fraction is None or p.embedded >= p.passages):
             self.stream.write("\n")
         self.stream.flush()
 
@@ -69,6 +74,12 @@ def print_summary(summary: IndexSummary, out: TextIO) -> None:
         f"in {summary.seconds:.1f}s ({(summary.indexed + summary.unchanged) / secs:.1f} files/s, "
         f"{mb / secs:.2f} MB/s).\n"
     )
+    if summary.indexed:
+        line = f"Findable by words after {summary.words_seconds:.1f}s"
+        if summary.meaning_seconds is not None:
+            line += (f", by meaning after {summary.meaning_seconds:.1f}s ({summary.embedded}"
+                     f" passages embedded, {summary.reused} reused)")
+        out.write(line + ".\n")
     if summary.skipped:
         out.write("Skipped:\n")
         for reason, count in Counter(_reason_kind(r) for _, r in summary.skipped).most_common():
@@ -98,8 +109,14 @@ def _reason_kind(reason: str) -> str:
     return reason.split(":")[0]
 
 
+def _as_dict(response: SearchResponse) -> dict[str, Any]:
+    from engine.search.response_json import response_dict
+
+    return response_dict(response)
+
+
 def response_json(response: SearchResponse | dict[str, Any]) -> str:
-    data = response if isinstance(response, dict) else response_dict(response)
+    data = response if isinstance(response, dict) else _as_dict(response)
     return json.dumps(printable(data), ensure_ascii=False)
 
 
@@ -109,7 +126,7 @@ def snippet(text: str, width: int = 240) -> str:
 
 
 def print_response(response: SearchResponse | dict[str, Any], out: TextIO) -> None:
-    data = response if isinstance(response, dict) else response_dict(response)
+    data = response if isinstance(response, dict) else _as_dict(response)
     if not data["results"]:
         out.write(f"No results for {data['query']!r} ({data['mode']}).\n")
         return
@@ -204,6 +221,12 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
     if status["queue"]:
         eta = format_duration(status["eta_seconds"]) if status.get("eta_seconds") else "?"
         out.write(f"Queue:     {status['queue']} files, {status['rate']:.1f} files/s, ETA {eta}\n")
+    meaning = status.get("meaning") or {}
+    if meaning.get("line"):  # "findable by words: 1,062 of 1,062 files · by meaning: 41%"
+        left = meaning.get("meaning_eta_seconds")
+        rate = meaning["meaning_rate"]
+        pace = f", {rate:.0f} passages/s, ETA {format_duration(left)}" if left else ""
+        out.write(f"Phases:    {meaning['line']}{pace}\n")
     ocr = status.get("ocr") or {}
     if ocr.get("line"):  # "reading scanned pages: 40 of 300"
         eta = format_duration(ocr["eta_seconds"]) if ocr.get("eta_seconds") else "?"

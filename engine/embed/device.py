@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+CPU_ISAS = ("auto", "no-bf16")
+ISA_ENV = "ONEDNN_MAX_CPU_ISA"  # read by torch's and OpenVINO's oneDNN at their first use
+_no_bf16 = False  # set by apply_cpu_isa: this process takes the path of a CPU without bf16
 
 
 class DeviceUnavailableError(RuntimeError):
@@ -20,7 +24,7 @@ class DeviceUnavailableError(RuntimeError):
 @dataclass(frozen=True)
 class Placement:
     device: str  # "cpu" | "cuda" | "mps"
-    precision: str  # "fp32" | "bf16" | "fp16"
+    precision: str  # "fp32" | "bf16" | "fp16" | "int8"
     forced: bool  # the precision came from the config, not from auto-detection
     hardware: str  # "AMX", "AVX512-BF16", a GPU's name, or "" when nothing to say
 
@@ -53,11 +57,26 @@ def _torch_cpu_check(name: str) -> bool:
         return False
 
 
+def apply_cpu_isa(setting: str) -> None:
+    """`no-bf16`: act as a CPU without bf16 units, and cap oneDNN at AVX2 (+VNNI, where the
+    CPU has it, as laptops since 2021 do) so that neither AMX nor AVX-512 is used. Only
+    oneDNN's kernels are capped, and only if it has not run yet in this process (torch's own
+    vectorised ops follow ATEN_CPU_CAPABILITY, read when torch is imported)."""
+    global _no_bf16
+    if setting not in CPU_ISAS:
+        raise DeviceUnavailableError(f"unknown embed cpu_isa {setting!r}; use one of {CPU_ISAS}")
+    if setting == "no-bf16":
+        _no_bf16 = True
+        os.environ.setdefault(ISA_ENV, "AVX2_VNNI" if "avx_vnni" in _cpu_flags() else "AVX2")
+
+
 def cpu_bf16_unit() -> str:
     """The CPU's bf16 matrix hardware ("AMX", "AVX512-BF16"), or "" when it has none.
 
     Without such units torch emulates bf16 and it is slower than fp32, so only these count.
     """
+    if _no_bf16:
+        return ""
     flags = _cpu_flags()
     if "amx_bf16" in flags or _torch_cpu_check("_is_amx_tile_supported"):
         return "AMX"
@@ -96,6 +115,8 @@ def choose_placement(device: str, precision: str) -> Placement:
             f"unknown embed precision {precision!r}; use one of {PRECISIONS}"
         )
     resolved = choose_device(device)
+    if precision == "int8" and resolved != "cpu":
+        raise DeviceUnavailableError(f"embed precision int8 is a CPU path, not for {resolved}")
     hardware = ""
     if resolved == "cuda":
         hardware = str(torch.cuda.get_device_name(torch.cuda.current_device()))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -15,6 +14,7 @@ import torch
 
 from engine.config import EmbedConfig
 from engine.embed.base import Encoder, Vectors
+from engine.embed.batching import GROUP_OVERHEAD_TOKENS, padding_groups
 from engine.embed.bert_fast import FastBert, supports
 from engine.embed.calibration import (
     CALIBRATION_TEXTS,
@@ -24,11 +24,14 @@ from engine.embed.calibration import (
     cache_key,
     min_cosine,
 )
-from engine.embed.device import Placement, choose_placement, torch_dtype
+from engine.embed.cpu_runtime import choose_openvino, wants_openvino
+from engine.embed.device import Placement, apply_cpu_isa, choose_placement, torch_dtype
 from engine.embed.model_dir import ModelNotFoundError, read_model_info, resolve_model_dir
 from engine.embed.threads import ThreadTuner, limit_blas_threads
 
 log = logging.getLogger(__name__)
+__all__ = ["GROUP_OVERHEAD_TOKENS", "TransformerEncoder", "load_encoder", "padding_groups"]
+Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (ids, mask) -> states
 
 # Word pieces per forward pass on a CPU. Measured on 2 Zen 5 cores with bf16 weights: 4 to 8
 # passages of 256 tokens ran ~20k tokens/s, 32 of them ~14k, as activations outgrow the cache.
@@ -59,6 +62,14 @@ def _load_tokenizer(path: Path) -> Any:
         raise ModelNotFoundError(f"cannot load the tokenizer in {path}: {exc}") from exc
 
 
+def _special_ids(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The special tokens a single text gets before and after it ([CLS] and [SEP] in BERT)."""
+    probe = tokenizer("a", return_special_tokens_mask=True)
+    ids, special = probe["input_ids"], probe["special_tokens_mask"]
+    first, last = special.index(0), len(special) - special[::-1].index(0)
+    return [int(i) for i in ids[:first]], [int(i) for i in ids[last:]]
+
+
 def _load_model(path: Path) -> Any:
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
@@ -79,35 +90,6 @@ def _load_model(path: Path) -> Any:
     return model.to(torch.float32).eval()
 
 
-# What one extra forward call costs, in padded tokens' worth of work: about 4 ms a call
-# against 0.1 ms a token of a 256-token batch on one core of this 2-core CPU; rounded up, since
-# short rows cost less a token (attention grows with length).
-GROUP_OVERHEAD_TOKENS = 48
-
-
-def padding_groups(lengths: Sequence[int]) -> list[list[int]]:
-    """Split rows into batches by length so padding and per-call overhead cost least.
-
-    Rows sorted by length are cut into contiguous runs, each padded to its longest row;
-    an exact dynamic programme over the cut points (n is small: the explained results).
-    """
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    n = len(order)
-    best = [0.0] + [math.inf] * n
-    cut = [0] * (n + 1)
-    for end in range(1, n + 1):
-        for start in range(end):
-            cost = best[start] + GROUP_OVERHEAD_TOKENS + (end - start) * lengths[order[end - 1]]
-            if cost < best[end]:
-                best[end], cut[end] = cost, start
-    groups: list[list[int]] = []
-    end = n
-    while end > 0:
-        groups.append(order[cut[end] : end])
-        end = cut[end]
-    return groups[::-1]
-
-
 class TransformerEncoder:
     """A local encoder folder, on the fastest device and number format that stays accurate."""
 
@@ -126,6 +108,7 @@ class TransformerEncoder:
         self.normalize = bool(info.normalize) or config.normalize
         self.passages_encoded = 0
 
+        apply_cpu_isa(config.cpu_isa)  # before oneDNN first runs: it reads its cap once
         limit_blas_threads()
         placement = choose_placement(config.device, config.precision)
         if placement.device == "cuda" and hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
@@ -136,23 +119,37 @@ class TransformerEncoder:
             torch.backends.cuda.enable_cudnn_sdp(False)
         self.tokenizer = _load_tokenizer(self.path)
         self._pad_id = int(self.tokenizer.pad_token_id or 0)
+        self._n_special = int(self.tokenizer.num_special_tokens_to_add())
+        self._special_ids = _special_ids(self.tokenizer)
         self._model: Any = _load_model(self.path).to(placement.device)
         self.dim = int(self._model.config.hidden_size)
-        self._fast: FastBert | None = None  # set once the precision is settled
+        # The lean forward (FastBert, or OpenVINO's), set once the precision is settled.
+        self._fast: Forward | None = None
         self._tuner: ThreadTuner | None = None  # not during the load-time checks below
         self.device = placement.device
         self.precision = "fp32"
         self.precision_note = ""
         self.verdict: Verdict | None = None
-        if placement.precision != "fp32":
-            self._lower_precision(placement, cache_dir)
+        self.runtime = "torch"
+        if wants_openvino(config.runtime, self.device, self._model, placement.precision):
+            torch_fast = self._checked_fast_path()
+            if torch_fast is not None:
+                self._use_openvino(torch_fast, placement, cache_dir)
+        if self.runtime == "torch":
+            if placement.precision == "int8":  # int8 is OpenVINO's; torch's measured worse
+                self.precision_note = "int8 runs through OpenVINO only; not here"
+                placement = choose_placement(config.device, "auto")
+            if placement.precision != "fp32":
+                self._lower_precision(placement, cache_dir)
+            self._fast = self._checked_fast_path()
         self._placement = Placement(
             self.device, self.precision, placement.forced, placement.hardware
         )
-        self._fast = self._checked_fast_path()
         # Made after the checks: their batches are a few short texts, whose timings would
         # mislead the tuner into one thread (explanations then ran 230 ms instead of 145).
-        self._tuner = ThreadTuner(BASE_THREADS) if placement.device == "cpu" else None
+        # OpenVINO keeps its own threads (TBB), which a busy core does not stall the same way.
+        tuned = placement.device == "cpu" and self.runtime == "torch"
+        self._tuner = ThreadTuner(BASE_THREADS) if tuned else None
         log.info("encoder %s: %s", self.name, self.describe())
 
     @property
@@ -162,6 +159,8 @@ class TransformerEncoder:
 
     def describe(self) -> str:
         text = self._placement.describe()
+        if self.runtime != "torch":
+            text = f"{text}, OpenVINO"
         return f"{text}, {self.precision_note}" if self.precision_note else text
 
     def encode_passages(self, texts: Sequence[str]) -> Vectors:
@@ -171,6 +170,20 @@ class TransformerEncoder:
 
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
         return self._encode(texts, self.config.query_prefix)
+
+    def encode_passage_ids(self, ids: Sequence[Sequence[int]]) -> Vectors:
+        """encode_passages() from word-piece ids the chunker already has: each row is one
+        passage's ids without special tokens (PassageTokenizer's, same model folder). The
+        passage prefix, [CLS] and [SEP] are added here and long rows cut at max_tokens, so the
+        vectors equal encode_passages() on the texts whenever the prefix ends at a word break.
+        """
+        prefix = self._prefix_ids(self.config.passage_prefix)
+        room = max(0, self.max_tokens - self._n_special - len(prefix))
+        head, tail = self._special_ids
+        rows = [[*head, *prefix, *list(r)[:room], *tail] for r in ids]
+        vectors = self._encode_ids(rows)
+        self.passages_encoded += len(ids)
+        return vectors
 
     def token_states(self, texts: Sequence[str], kind: str = "passage") -> list[TokenStates]:
         """Per-token last-layer states from one batched forward pass, with text offsets."""
@@ -229,6 +242,31 @@ class TransformerEncoder:
 
     # --- internals -------------------------------------------------------------------
 
+    def _prefix_ids(self, prefix: str) -> list[int]:
+        if not prefix:
+            return []
+        found: list[int] = self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+        return found
+
+    def _use_openvino(self, torch_fast: FastBert, placement: Placement,
+                      cache_dir: Path | None) -> None:
+        def encode_with(forward: Any) -> Vectors:
+            self._fast = forward if forward is not None else torch_fast
+            try:
+                return self._encode(CALIBRATION_TEXTS, "")
+            finally:
+                self._fast = torch_fast
+
+        choice = choose_openvino(torch_fast, placement, self.name, self.path, cache_dir,
+                                 BASE_THREADS, encode_with)
+        if choice.forward is None:
+            self.precision_note = choice.note
+            return  # the torch path below takes over, with its own precision check
+        self._fast, self.runtime = choice.forward, "openvino"
+        self.precision, self.precision_note, self.verdict = (
+            choice.precision, choice.note, choice.verdict
+        )
+
     def _lower_precision(self, placement: Placement, cache_dir: Path | None) -> None:
         """Switch to bf16/fp16 when its vectors agree with fp32 on the calibration set."""
         wanted = placement.precision
@@ -277,9 +315,8 @@ class TransformerEncoder:
         return fast
 
     def _encode(self, texts: Sequence[str], prefix: str) -> Vectors:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
-            return out
+            return np.zeros((0, self.dim), dtype=np.float32)
         ids: list[list[int]] = self.tokenizer(
             [prefix + t for t in texts],
             truncation=True,
@@ -287,6 +324,11 @@ class TransformerEncoder:
             return_attention_mask=False,
             return_token_type_ids=False,
         )["input_ids"]
+        return self._encode_ids(ids)
+
+    def _encode_ids(self, ids: list[list[int]]) -> Vectors:
+        """Rows of ids with special tokens, in any order; vectors in that order."""
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
         for rows, batch_ids, batch_mask in self._batches(ids):
             tokens = batch_ids.numel()
             threads = 0

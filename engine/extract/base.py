@@ -37,6 +37,9 @@ class Extracted:
     # Empty for formats without pages.
     page_starts: tuple[int, ...] = ()
     headings: tuple[Heading, ...] = field(default_factory=tuple)
+    # The passages' (start, end) spans when the extraction child also cut the text
+    # (engine/ingest/read_child.py), so the indexing process need not tokenize it again.
+    cut: tuple[tuple[int, int], ...] | None = None
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding the character at `offset`, or None for unpaged formats."""

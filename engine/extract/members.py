@@ -1,11 +1,13 @@
-"""Archives (zip, tar, tar.gz/bz2/xz): each supported document inside becomes its own entry.
+"""Archives (zip, tar, tar.gz/bz2/xz, 7z): each supported document inside becomes its own entry.
 
 Every member counts against the archive's caps (members, bytes unpacked, ratio); each is
 unpacked alone into a private temporary folder and read by its own type's extractor. An
 archive inside an archive is not opened: that member is listed with the reason. The archive's
 own entry holds the list of its members' names; the members come back with it, each with a
-digest of its bytes, and the indexer records each as `archive.zip › folder/member.pdf`
-(engine/ingest/archive_members.py), so only members whose bytes changed are read again.
+digest (the format's own signature of its bytes where it has one, engine/extract/
+archive_readers.py), and the indexer records each as `archive.zip › folder/member.pdf`
+(engine/ingest/archive_members.py). A member whose digest matches the one it was recorded
+with (known_digests) is not even unpacked: a changed archive reads only its changed members.
 """
 
 from __future__ import annotations
@@ -13,20 +15,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tarfile
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from engine.extract.archive import MAX_RATIO, MAX_UNPACKED_BYTES, RATIO_MIN_BYTES, check_declared
+from engine.extract.archive_readers import MAX_MEMBER_BYTES, Member, check_members, open_archive
 from engine.extract.base import (
     Extracted,
     ExtractError,
     UnsupportedFile,
     clean_text,
-    describe,
     register,
 )
 from engine.extract.regions import OcrExtracted
@@ -34,21 +35,13 @@ from engine.extract.unpacking import OPENERS, copy_bounded, private_folder, read
 
 log = logging.getLogger(__name__)
 
-_MB = 1024 * 1024
-MAX_MEMBERS = 10_000
-MAX_MEMBER_BYTES = 64 * _MB
 # Tar archives; compressed (`.tar.gz`) they come through engine/extract/compressed.py.
 TAR_SUFFIXES = (".tar", ".tgz", ".tbz2", ".txz")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tbz2", ".txz", ".7z", ".rar", ".jar", ".war")
 NESTED = (*ARCHIVE_SUFFIXES, *OPENERS)
 SEPARATOR = " › "  # between an archive's path and a member's name, as results show it
-
-
-@dataclass(frozen=True)
-class Member:
-    name: str  # as stored in the archive, "/"-separated
-    size: int  # unpacked, as declared
-    packed: int
+# Set in the extraction child for one archive (known_digests): member name -> recorded digest.
+_KNOWN: ContextVar[Mapping[str, str] | None] = ContextVar("known_member_digests", default=None)
 
 
 def member_label(archive: str, member: str) -> str:
@@ -56,86 +49,32 @@ def member_label(archive: str, member: str) -> str:
     return f"{archive}{SEPARATOR}{member}"
 
 
-class _Archive:
-    """A zip or a tar, read the same way: list the members, open one as a byte stream."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._zip: zipfile.ZipFile | None = None
-        self._tar: tarfile.TarFile | None = None
-        try:
-            # By its first bytes: is_zipfile() also says yes to a tar that holds a DOCX,
-            # whose zip directory it finds near the end.
-            with path.open("rb") as handle:
-                is_zip = handle.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
-            if is_zip:
-                self._zip = zipfile.ZipFile(path)
-            else:
-                self._tar = tarfile.open(path, "r:*")
-        except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, ValueError) as exc:
-            if isinstance(exc, PermissionError | FileNotFoundError):
-                raise
-            raise ExtractError(f"corrupt archive: {describe(exc)}") from exc
-
-    def members(self) -> list[Member]:
-        """Every file member, as declared. A tar is listed while the caps are checked, so a
-        compressed bomb is refused before its data is unpacked past the member it is on."""
-        if self._zip is not None:
-            return [Member(i.filename, i.file_size, i.compress_size)
-                    for i in self._zip.infolist() if not i.is_dir()]
-        assert self._tar is not None
-        found: list[Member] = []
-        total = 0
-        for info in self._tar:
-            if info.isfile():
-                found.append(Member(info.name, info.size, info.size))
-                total += info.size
-                if len(found) > MAX_MEMBERS or total > MAX_UNPACKED_BYTES:
-                    check_members(found, self.path.name, 0)
-        return found
-
-    def each(self, members: list[Member]) -> Iterator[tuple[Member, IO[bytes]]]:
-        """Each member with a stream of its bytes, in the archive's own order (a compressed
-        tar is unpacked once, front to back)."""
-        wanted = {m.name: m for m in members}
-        if self._zip is not None:
-            for member in members:
-                with self._zip.open(member.name) as stream:
-                    yield member, stream
-            return
-        assert self._tar is not None
-        for info in self._tar:
-            listed = wanted.get(info.name)
-            data = self._tar.extractfile(info) if listed is not None else None
-            if listed is not None and data is not None:
-                with data:
-                    yield listed, data
-
-    def close(self) -> None:
-        if self._zip is not None:
-            self._zip.close()
-        if self._tar is not None:
-            self._tar.close()
-
-
-def check_members(members: list[Member], label: str, packed_total: int) -> None:
-    """Refuse an archive whose declared contents exceed the caps: a bomb costs no more."""
-    check_declared([(m.name, m.size, m.packed) for m in members], label, MAX_MEMBERS)
-    total = sum(m.size for m in members)
-    if packed_total and total > RATIO_MIN_BYTES and total > MAX_RATIO * 10 * packed_total:
-        raise UnsupportedFile(f"refused {label}: it unpacks {total / packed_total:,.0f} times "
-                              "its size (a zip bomb?)")
+@contextmanager
+def known_digests(digests: Mapping[str, str]) -> Iterator[None]:
+    """While extracting an archive, the digests its members were recorded with: a member
+    whose signature still matches is listed as unchanged and not unpacked or read."""
+    token = _KNOWN.set(digests)
+    try:
+        yield
+    finally:
+        _KNOWN.reset(token)
 
 
 def unpack(member: Member, stream: IO[bytes], folder: Path) -> tuple[Path, str]:
-    """One member alone in `folder`, under its own base name, within the size caps; with the
-    digest of its bytes."""
+    """One member alone in `folder`, under its own base name, within the size caps; with its
+    digest: the format's signature of its bytes, or else a hash of them."""
     target = folder / (os.path.basename(member.name) or "member")
     digest = _Hashing(stream)
     with target.open("wb") as out:
         copy_bounded(digest, out, member.packed, member.name, MAX_MEMBER_BYTES)
-    # Never equal to a whole file's digest, so a member is never taken for a moved file.
-    return target, "member:" + digest.hexdigest()
+    return target, member_digest(member) or "member:" + digest.hexdigest()
+
+
+def member_digest(member: Member) -> str:
+    """The digest a member is recorded with, from its listing alone; "" where the format
+    records nothing of its bytes. Never equal to a whole file's digest, so a member is never
+    taken for a moved file."""
+    return "member:" + member.signature if member.signature else ""
 
 
 class _Hashing:
@@ -156,7 +95,8 @@ class _Hashing:
 
 @dataclass(frozen=True)
 class MemberDoc:
-    """One member as read: its text, or why it was not (state "skipped" or "failed")."""
+    """One member as read: its text, or why it was not (state "skipped" or "failed"), or
+    "unchanged" (no text) when its digest is the one it was recorded with."""
 
     name: str
     size: int
@@ -193,9 +133,11 @@ def _readable(member: Member) -> str | None:
     return None
 
 
-@register(*ARCHIVE_SUFFIXES[:5], mimes=("application/zip", "application/x-tar"))
+@register(*ARCHIVE_SUFFIXES[:6],
+          mimes=("application/zip", "application/x-tar", "application/x-7z-compressed"))
 def extract_archive(path: Path) -> ArchiveExtracted:
-    archive = _Archive(path)
+    archive = open_archive(path)
+    known = _KNOWN.get() or {}
     try:
         members = archive.members()
         check_members(members, path.name, path.stat().st_size)
@@ -203,13 +145,17 @@ def extract_archive(path: Path) -> ArchiveExtracted:
             m.name: MemberDoc(m.name, m.size, "", None, "skipped", reason)
             for m in members if (reason := _readable(m)) is not None
         }
+        for m in members:
+            digest = member_digest(m)
+            if m.name not in done and digest and known.get(m.name) == digest:
+                done[m.name] = MemberDoc(m.name, m.size, digest, None, "unchanged")
         with private_folder() as folder:
             for member, stream in archive.each([m for m in members if m.name not in done]):
                 done[member.name] = _read_member(member, stream, folder)
     finally:
         archive.close()
     listing = "\n".join(sorted(done))
-    if not any(m.doc is not None for m in done.values()):
+    if not any(m.doc is not None or m.state == "unchanged" for m in done.values()):
         why = next((f"{m.name}: {m.reason}" for m in done.values()), "it is empty")
         raise UnsupportedFile(f"nothing readable in the archive: {why}")
     return ArchiveExtracted(
@@ -242,7 +188,7 @@ def unpack_member_to(entry: str, folder: Path) -> Path:
     if archive is None:
         raise ExtractError(f"not a member of an archive: {entry}")
     name = entry.partition(SEPARATOR)[2]
-    opened = _Archive(Path(archive))
+    opened = open_archive(Path(archive))
     try:
         wanted = [m for m in opened.members() if m.name == name]
         if not wanted:
@@ -255,3 +201,20 @@ def unpack_member_to(entry: str, folder: Path) -> Path:
     finally:
         opened.close()
     raise ExtractError(f"{name} could not be read from {archive}")
+
+
+@dataclass(frozen=True)
+class UnpackedMember(Extracted):
+    """A member unpacked for Open; an Extracted (with no text) so that it comes back through
+    the child's pipe the way extractions do."""
+
+    file: str = ""
+
+
+def unpack_for_open(request: tuple[str, str], max_bytes: int) -> UnpackedMember:
+    """A child's target: the member an entry names, unpacked into the folder given, read-only
+    (edits to a copy would be lost)."""
+    entry, folder = request
+    target = unpack_member_to(entry, Path(folder))
+    os.chmod(target, 0o400)
+    return UnpackedMember("", "member", file=str(target))

@@ -21,7 +21,10 @@ from pathlib import Path
 import pypdfium2 as pdfium
 
 from engine.extract.base import Extracted, ExtractError, clean_text
+from engine.extract.compressed import inflated, is_compressed
+from engine.extract.members import archive_of, unpack_member_to
 from engine.extract.pdf import _open
+from engine.extract.unpacking import private_folder
 
 MIN_WIDTH, MAX_WIDTH = 64, 2400  # pixels
 _SHRINK = 0.75  # each try that comes out too large draws the page this much smaller
@@ -56,11 +59,23 @@ class RenderedPage(Extracted):
 
 
 def render_page(request: PageRequest, max_file_bytes: int) -> RenderedPage:
-    """The page drawn about `request.width` pixels wide (smaller if it would not fit)."""
+    """The page drawn about `request.width` pixels wide (smaller if it would not fit). A PDF
+    inside an archive (`a.zip › b.pdf`) or compressed (`b.pdf.gz`) is unpacked first, within
+    the caps that indexing keeps, into a private folder removed once it is drawn."""
     path = Path(request.path)
+    if archive_of(request.path) is not None and not path.exists():
+        with private_folder() as folder:
+            return _render(unpack_member_to(request.path, folder), request, max_file_bytes)
+    if is_compressed(path):
+        with inflated(path) as inner:
+            return _render(inner, request, max_file_bytes)
+    return _render(path, request, max_file_bytes)
+
+
+def _render(path: Path, request: PageRequest, max_file_bytes: int) -> RenderedPage:
     try:
         size = path.stat().st_size
-    except OSError as exc:  # gone since it was indexed, or a member inside an archive
+    except OSError as exc:  # gone since it was indexed
         raise ExtractError(f"cannot read file: {exc.strerror or exc}") from exc
     if size > max_file_bytes:
         raise ExtractError("file too large to draw")

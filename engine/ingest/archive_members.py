@@ -4,7 +4,8 @@ The archive itself is indexed like any file (its text is the list of its members
 extraction also hands back every member it read (engine/extract/members.py), and once the
 archive's row is written they are recorded beside it, each with its own passages, kind and
 pages, or with the reason it was not read. A member whose bytes did not change keeps its
-entry as it was; one no longer in the archive loses it. The walker never sees members: the
+entry as it was (the extraction child, told the recorded digests, does not even unpack it:
+request()); one no longer in the archive loses it. The walker never sees members: the
 indexer keeps their entries while their archive is on disk (archive_of), and a vanished
 archive's members go the way any vanished file goes.
 """
@@ -15,14 +16,15 @@ import logging
 from pathlib import Path
 
 from engine.extract import Extracted, passage_boxes
+from engine.extract.known_members import KnownMembers
 from engine.extract.members import ArchiveExtracted, MemberDoc, member_label
 from engine.ingest.chunk import chunk_document
 from engine.ingest.indexer import Indexer
+from engine.ingest.member_paths import known_digests, member_rows
 from engine.ingest.outcomes import IndexSummary
 from engine.ingest.recorder import PendingFile
 from engine.ingest.walk import FoundFile
 from engine.store import ChunkRow, FileRow, Store
-from engine.store.paths import path_from_db, path_to_db
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,12 @@ class ArchiveMembers:
 
     def __init__(self) -> None:
         self._waiting: dict[str, tuple[MemberDoc, ...]] = {}
+
+    def request(self, store: Store, path: Path) -> Path | KnownMembers:
+        """What the text child is sent for `path`: an archive goes with its members' recorded
+        digests, so that only the members that changed are unpacked and read."""
+        digests = known_digests(store, str(path))
+        return KnownMembers(path, digests) if digests else path
 
     def note(self, path: Path, doc: Extracted) -> None:
         if isinstance(doc, ArchiveExtracted):
@@ -58,6 +66,10 @@ class ArchiveMembers:
             label = member_label(archive.path, member.name)
             found = FoundFile(Path(label), member.size, archive.mtime)
             old = before.pop(label, None)
+            if member.state == "unchanged":  # not even unpacked: its digest is as recorded
+                if old is not None:
+                    _keep(indexer, old, member, archive, summary)
+                continue
             if member.doc is None:
                 indexer.recorder.record_problem(archive.folder_id, found, member.state,
                                                 member.reason)
@@ -66,9 +78,7 @@ class ArchiveMembers:
                 )
                 continue
             if old is not None and old.hash == member.digest and old.state == "indexed":
-                summary.unchanged += 1
-                if old.mtime != archive.mtime:
-                    indexer.store.touch_file(old.id, member.size, archive.mtime)
+                _keep(indexer, old, member, archive, summary)
                 continue
             try:
                 pending.append(PendingFile(
@@ -86,17 +96,15 @@ class ArchiveMembers:
             summary.removed += len(gone)
 
 
+def _keep(indexer: Indexer, old: FileRow, member: MemberDoc, archive: FileRow,
+          summary: IndexSummary) -> None:
+    """A member that did not change keeps its entry, passages and vectors."""
+    summary.unchanged += 1
+    if old.mtime != archive.mtime:
+        indexer.store.touch_file(old.id, member.size, archive.mtime)
+
+
 def _chunks(indexer: Indexer, doc: Extracted) -> list[ChunkRow]:
     passages = chunk_document(doc, indexer.tokenizer, indexer.config.chunk)
     return [ChunkRow(p.ordinal, p.start, p.end, p.page, p.heading, p.text,
                      passage_boxes(doc, p.start, p.end)) for p in passages]
-
-
-def member_rows(store: Store, archive: str) -> list[FileRow]:
-    """The entries of an archive's members, as recorded."""
-    prefix = path_to_db(member_label(archive, ""))
-    rows = store.conn.execute(
-        "SELECT path FROM files WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
-    )
-    found = [store.file_by_path(path_from_db(r[0])) for r in rows.fetchall()]
-    return [row for row in found if row is not None]

@@ -6,13 +6,14 @@ import logging
 import re
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.config import ChunkConfig
 from engine.embed.model_dir import read_model_info
+from engine.embed.tokenizer_file import load_tokenizer_file
 from engine.extract.base import Extracted, ExtractError
 
 log = logging.getLogger(__name__)
@@ -84,9 +85,12 @@ class PassageTokenizer:
 
     @classmethod
     def from_model_dir(cls, path: Path, max_tokens: int | None = None) -> PassageTokenizer:
-        from transformers import AutoTokenizer
+        # tokenizer.json alone (engine.embed.tokenizer_file): the engine never imports torch.
+        tokenizer: Any = load_tokenizer_file(path)
+        if tokenizer is None:
+            from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
         model_limit = read_model_info(path).max_tokens
         return cls(tokenizer, min(max_tokens or model_limit, model_limit))
 
@@ -156,6 +160,12 @@ def chunk_document(
                     f" of {len(text):,}"
                 )
             spans.extend(_Segment(text, block_a, block_b, tokenizer, budget, overlap).passages())
+    return passages_from_spans(doc, spans)
+
+
+def passages_from_spans(doc: Extracted, spans: Sequence[tuple[int, int]]) -> list[Passage]:
+    """The passages at `spans` of `doc`'s text, with their pages and headings."""
+    text = doc.text
     return [
         Passage(i, s, e, text[s:e], doc.page_at(s), doc.heading_at(s))
         for i, (s, e) in enumerate(spans)

@@ -32,12 +32,11 @@ __all__ = ["FileOutcome", "IndexProgress", "IndexSummary", "Indexer", "PassageVe
 
 log = logging.getLogger(__name__)
 
-# Passages gathered from several files before one call to the encoder: batching across
-# small files is what keeps the encoder busy.
-EMBED_BATCH_PASSAGES = 256
 # `dowse index` reads a file that changed while it was read again at the end of its folder,
 # this many times this far apart, before it gives up on it until the next run.
 CHANGED_RETRIES = 2
+# Files looked at ahead for reading in the extraction children (engine/ingest/read_pool.py).
+READ_AHEAD = 8
 CHANGED_RETRY_SECONDS = 1.0
 
 
@@ -55,8 +54,14 @@ class Indexer:
         vectors: PassageVectors | None = None,
         extract: Extract | None = None,
         on_file: OutcomeCallback | None = None,
+        after_file: Callable[[], object] | None = None,
+        prefetch: Callable[[Sequence[Path]], None] | None = None,
     ) -> None:
+        """`after_file` runs after each file is recorded: `dowse index` stores there what
+        the meaning phase's encoder has finished (engine/ingest/meaning.py)."""
         self.store = store
+        self.after_file = after_file
+        self.prefetch = prefetch  # told the files that come next, to read them ahead
         self.config = config
         self.tokenizer = tokenizer
         self.vectors = vectors
@@ -111,15 +116,15 @@ class Indexer:
             plan.append((folder_id, walker, list(walker.walk())))
         total = sum(len(found) for _, _, found in plan)
         done = failed = 0
-        pending: list[PendingFile] = []
 
         for folder_id, _walker, found_files in plan:
             known = self.store.files_in_folder(folder_id)
             seen: set[str] = set()
             changed: list[FoundFile] = []
-            for found in found_files:
+            for i, found in enumerate(found_files):
+                self._read_ahead(found_files[i + 1 : i + 1 + READ_AHEAD], known)
                 seen.add(str(found.path))
-                outcome = self._index_one(folder_id, found, known, summary, pending)
+                outcome = self._index_one(folder_id, found, known, summary)
                 if outcome == "changed":
                     changed.append(found)
                 elif outcome == "failed":
@@ -134,7 +139,7 @@ class Indexer:
                             time.monotonic() - started, str(found.path),
                         )
                     )
-            self._read_changed_again(folder_id, changed, known, summary, pending)
+            self._read_changed_again(folder_id, changed, known, summary)
             gone = [
                 row.id
                 for path, row in known.items()
@@ -144,11 +149,32 @@ class Indexer:
             if gone:
                 self.recorder.remove_files(gone)
                 summary.removed += len(gone)
-        self.recorder.flush(pending, summary)
         if self.vectors is not None:
             self.vectors.checkpoint()
         summary.seconds = time.monotonic() - started
         return summary
+
+    def _read_ahead(self, upcoming: Sequence[FoundFile], known: dict[str, FileRow]) -> None:
+        if self.prefetch is None:
+            return
+        self.prefetch([f.path for f in upcoming if _may_have_changed(f, known.get(str(f.path)))])
+
+    def _read_queued_ahead(
+        self, upcoming: Sequence[QueuedPath], walkers: dict[int, FolderWalker], looked: set[str]
+    ) -> None:
+        """Read ahead only what the walker would list: never an excluded file (a secret) or
+        a link out of the pinned folder; each queued path is looked at once."""
+        if self.prefetch is None:
+            return
+        fresh = [q for q in upcoming if q.path not in looked]
+        looked.update(q.path for q in fresh)
+        ahead = [
+            found.path for q in fresh
+            if (found := _stat_included(Path(q.path), walkers.get(q.folder_id))) is not None
+            and not found.problem
+        ]
+        if ahead:
+            self.prefetch(ahead)
 
     def _index_one(
         self,
@@ -156,16 +182,18 @@ class Indexer:
         found: FoundFile,
         known: dict[str, FileRow],
         summary: IndexSummary,
-        pending: list[PendingFile],
     ) -> str:
         outcome = self._prepare(folder_id, found, known.get(str(found.path)), summary)
         if not isinstance(outcome, PendingFile):
             return outcome
-        pending.append(outcome)
-        if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_PASSAGES:
-            self.recorder.flush(pending, summary)
-            pending.clear()
+        self._record([outcome], summary)
         return "read"
+
+    def _record(self, read: list[PendingFile], summary: IndexSummary) -> None:
+        """Each file is findable by its words as soon as it is read."""
+        self.recorder.flush(read, summary)
+        if self.after_file is not None:
+            self.after_file()
 
     def _read_changed_again(
         self,
@@ -173,7 +201,6 @@ class Indexer:
         changed: list[FoundFile],
         known: dict[str, FileRow],
         summary: IndexSummary,
-        pending: list[PendingFile],
     ) -> None:
         """Files that changed while read get a few more tries; one that still changes keeps
         what was indexed before, or is recorded as failed and read again on the next run."""
@@ -185,7 +212,7 @@ class Indexer:
             for found in changed:
                 fresh = classify(found.path)
                 if fresh is not None and (
-                    self._index_one(folder_id, fresh, known, summary, pending) == "changed"
+                    self._index_one(folder_id, fresh, known, summary) == "changed"
                 ):
                     again.append(fresh)
             changed = again
@@ -222,9 +249,10 @@ class Indexer:
         """
         summary = IndexSummary()
         started = time.monotonic()
-        pending: list[PendingFile] = []
         missing: list[QueuedPath] = []
-        for item in items:
+        looked: set[str] = set()
+        for i, item in enumerate(items):
+            self._read_queued_ahead(items[i + 1 : i + 1 + READ_AHEAD], walkers, looked)
             try:
                 found = _stat_included(Path(item.path), walkers.get(item.folder_id))
                 if found is None:
@@ -233,17 +261,13 @@ class Indexer:
                 known = self.store.file_by_path(item.path)
                 outcome = self._prepare(item.folder_id, found, known, summary, (item,))
                 if isinstance(outcome, PendingFile):
-                    pending.append(outcome)
-                    if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_PASSAGES:
-                        self.recorder.flush(pending, summary)
-                        pending = []
+                    self._record([outcome], summary)
                 elif outcome == "changed":
                     self.store.finish_queued((item,))
                 if outcome != "skipped":
                     summary.bytes += found.size
             except Exception as exc:
                 self.recorder.give_up(exc, item)
-        self.recorder.flush(pending, summary)
         for item in missing:
             try:
                 self.recorder.remove_queued(item, summary)
@@ -290,6 +314,13 @@ class Indexer:
                 raise  # not this file's fault: the caller waits; the file stays queued
             return self.recorder.fail(folder_id, found, known, exc, summary, finished)
         return PendingFile(folder_id, found, checked.digest, kind, chunks, finished)
+
+
+def _may_have_changed(found: FoundFile, row: FileRow | None) -> bool:
+    """Whether the walk says `found` needs reading: new, or another size or mtime."""
+    if found.problem:
+        return False
+    return row is None or (row.size, row.mtime) != (found.size, found.mtime)
 
 
 def _stat_included(path: Path, walker: FolderWalker | None) -> FoundFile | None:

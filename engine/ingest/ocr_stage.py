@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from engine.config import Config
+from engine.embed.model_dir import resolve_model_dir
 from engine.extract import Extracted, ExtractError, UnsupportedFile
 from engine.extract.isolated import IsolatedExtractor
 from engine.extract.ocr import PAGE_TIMEOUT, unavailable_reason
@@ -39,6 +40,8 @@ from engine.ingest.indexer import (
     PassageVectors,
     ProgressCallback,
 )
+from engine.ingest.meaning import MeaningStage, closing_meaning, meaning_progress, with_meaning
+from engine.ingest.read_pool import ReadPool
 from engine.ingest.walk import FolderWalker
 from engine.store import Store, ocr_pending
 from engine.store.queue import PRIORITY_OCR, next_batch
@@ -64,9 +67,9 @@ class OcrStage:
         self.config = config.ocr
         self.cache_dir = cache_dir
         extract = config.extract
-        self._text = IsolatedExtractor(
-            extract.timeout_seconds, extract.max_file_bytes, max_memory=extract.max_memory_bytes
-        )
+        # Text extraction, and cutting into passages, in children side by side; an archive's
+        # recorded members go with it (archive_members), so only changed ones are read.
+        self._reader = ReadPool(config, resolve_model_dir(config.embed.model_path))
         self._ocr = IsolatedExtractor(
             self.config.seconds_per_run + RUN_SLACK_SECONDS, extract.max_file_bytes,
             target="engine.extract.scanned:read_scanned", max_memory=extract.max_memory_bytes,
@@ -95,7 +98,7 @@ class OcrStage:
         return priority is not None and priority < PRIORITY_OCR
 
     def extract(self, path: Path) -> Extracted:
-        doc = self._text.extract(path)
+        doc = self._reader.read(self.members.request(self.store, path))
         self.members.note(path, doc)  # an archive's members, recorded by after_batch()
         needed = pages_needing_ocr(doc)
         key = str(path)
@@ -154,8 +157,12 @@ class OcrStage:
         """The OCR line of `status`, from the caller's own connection."""
         return ocr_status(store, self)
 
+    def prefetch(self, paths: Sequence[Path]) -> None:
+        """Start reading the files that come next (engine/ingest/read_pool.py)."""
+        self._reader.prefetch(self.members.request(self.store, p) for p in paths)
+
     def close(self) -> None:
-        self._text.close()
+        self._reader.close()
         self._ocr.close()
 
     def __enter__(self) -> OcrStage:
@@ -192,11 +199,15 @@ def index_folders_with_ocr(
         elif outcome.state in ("skipped", "failed", "removed"):
             passages.pop(outcome.path, None)
 
-    with OcrStage(lambda: store, config, cache_dir) as stage:
-        indexer = Indexer(store, config, tokenizer, vectors, extract=stage.extract, on_file=note)
+    meaning = MeaningStage(store, vectors) if vectors is not None else None
+    with OcrStage(lambda: store, config, cache_dir) as stage, closing_meaning(meaning):
+        indexer = Indexer(store, config, tokenizer, vectors, extract=stage.extract, on_file=note,
+                          after_file=meaning.pump if meaning is not None else None,
+                          prefetch=stage.prefetch)
         stage.hold = True
-        summary = indexer.index_folders(folders, progress)
+        summary = indexer.index_folders(folders, with_meaning(progress, meaning))
         _add(summary, stage.members.record(indexer))
+        summary.words_seconds = time.monotonic() - started
         stage.hold = False
         walkers = {fid: FolderWalker(Path(root), config.walk) for fid, root, _ in store.folders()}
         while stage.requeue():
@@ -207,6 +218,13 @@ def index_folders_with_ocr(
                 log.warning("OCR made no progress; %d file(s) left for the engine to finish",
                             ocr_pending.backlog(store.conn).files)
                 break
+        if meaning is not None:
+            meaning.drain(meaning_progress(progress, meaning, summary, started))
+            summary.embedded, summary.reused = meaning.progress.embedded, (
+                summary.reused + meaning.progress.reused)
+            summary.meaning_seconds = time.monotonic() - started
+            if vectors is not None:
+                vectors.checkpoint()
     summary.indexed, summary.passages = len(passages), sum(passages.values())
     summary.seconds = time.monotonic() - started
     return summary
@@ -244,3 +262,10 @@ def ocr_status(store: Store, stage: OcrStage | None = None) -> dict[str, Any]:
         "line": f"reading scanned pages: {done} of {total}" if left else "",
         "current": stage.current if stage is not None else "",
     }
+
+
+def ocr_progress(store: Store, stage: OcrStage) -> dict[str, Any]:
+    """The OCR keys of a progress event (protocol.Progress, `ocr_` fields)."""
+    line = ocr_status(store, stage)
+    return {"ocr_pages_done": line["pages_done"], "ocr_pages_total": line["pages_total"],
+            "ocr_rate": line["rate"], "ocr_eta_seconds": line["eta_seconds"]}

@@ -13,6 +13,15 @@ class IndexProgress:
     bytes_done: int
     elapsed: float
     current: str
+    # The meaning phase: passages with a vector, of all passages in the index (0 of 0 when
+    # nothing is embedded, as in a keyword-only run).
+    embedded: int = 0
+    passages: int = 0
+    meaning_eta: float | None = None
+
+    @property
+    def meaning_fraction(self) -> float | None:
+        return self.embedded / self.passages if self.passages else None
 
     @property
     def rate(self) -> float:
@@ -35,6 +44,8 @@ class IndexSummary:
     reused: int = 0  # passages whose text was unchanged, so their stored vector was kept
     bytes: int = 0
     seconds: float = 0.0
+    words_seconds: float = 0.0  # until every file read was findable by its words
+    meaning_seconds: float | None = None  # until every passage had a vector; None: not embedded
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     # Files that changed while they were read: nothing was stored; read them again later.

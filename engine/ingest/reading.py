@@ -28,7 +28,12 @@ from engine.ingest.checks import (
     same_file,
     stat_file,
 )
-from engine.ingest.chunk import ChunkingTimeoutError, PassageTokenizer, chunk_document
+from engine.ingest.chunk import (
+    ChunkingTimeoutError,
+    PassageTokenizer,
+    chunk_document,
+    passages_from_spans,
+)
 from engine.ingest.walk import FoundFile
 from engine.store import ChunkRow, DatabaseCorruptError, DiskFullError
 
@@ -63,8 +68,11 @@ def extract_and_chunk(
     or ExtractError."""
     started = time.monotonic()
     doc = extract(checked.found.path)
-    deadline = started + config.extract.timeout_seconds
-    passages = chunk_document(doc, tokenizer, config.chunk, deadline=deadline)
+    if doc.cut is not None:  # cut by the extraction child (engine/ingest/read_child.py)
+        passages = passages_from_spans(doc, doc.cut)
+    else:
+        deadline = started + config.extract.timeout_seconds
+        passages = chunk_document(doc, tokenizer, config.chunk, deadline=deadline)
     if not same_file(checked.st, stat_file(checked.found.path)):
         raise FileChangedError(f"{checked.found.path} changed while it was read")
     chunks = [

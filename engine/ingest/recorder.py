@@ -1,8 +1,8 @@
 """Writes what became of each file to the store and the vector index, one file at a time.
 
-Read files are embedded in batches (passages from several small files keep the encoder
-busy) but each is recorded in its own transaction, so a file whose passages the encoder or
-the store refuses fails alone. Only a fault of the data dir itself stops the batch.
+Each read file is recorded in its own transaction, findable by its words at once; its new
+passages are embedded later, across files, by the meaning phase (engine/ingest/meaning.py).
+A file the store refuses fails alone. Only a fault of the data dir itself stops the batch.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from engine.ingest.member_paths import members_of
 from engine.ingest.outcomes import FileOutcome, IndexSummary
 from engine.ingest.reading import failure_of, is_storage_fault
 from engine.ingest.walk import FoundFile
 from engine.store import ChunkRow, FileRow, Store
+from engine.store.digest import text_digest
+from engine.store.pending_vectors import stored_vectors
 from engine.store.queue import QueuedPath
 
 log = logging.getLogger(__name__)
@@ -50,8 +53,6 @@ class PendingFile:
     finished: tuple[QueuedPath, ...] = ()
 
 
-# A file's vectors for the store: the column values, the stacked vectors, how many were new.
-_Embedded = tuple[list[dict[str, Any]] | None, np.ndarray | None, int]
 _NO_VECTORS = np.empty((0, 0), dtype=np.float32)
 
 
@@ -145,7 +146,8 @@ class FileRecorder:
 
     def remove_queued(self, item: QueuedPath, summary: IndexSummary) -> None:
         """A queued path that is gone: drop its row, or the rows of the folder it was."""
-        rows = [r for r in self.store.files_under(item.path) if r.id not in self.moved_ids]
+        under = self.store.files_under(item.path) + members_of(self.store, item.path)  # a.zip › x
+        rows = [r for r in under if r.id not in self.moved_ids]
         self.remove_files([r.id for r in rows], finished=(item,))
         summary.removed += len(rows)
         for row in rows:
@@ -165,68 +167,42 @@ class FileRecorder:
             log.exception("cannot take %r off the queue", item.path)
 
     def flush(self, pending: list[PendingFile], summary: IndexSummary) -> None:
-        """Embed the batch's new passages and store each file in its own transaction."""
-        if not pending:
-            return
-        try:
-            embedded = self._embed(pending, summary)
-        except Exception as exc:
-            if is_storage_fault(exc):
-                raise
-            if len(pending) > 1:
-                # One file's passages broke the encoder: find it by embedding file by file.
-                log.warning("embedding %d files at once failed (%s); one by one", len(pending), exc)
-                for item in pending:
-                    self.flush([item], summary)
-                return
-            self.fail(pending[0].folder_id, pending[0].found, None, exc, summary,
-                      pending[0].finished)
-            return
-        for item, vectors in zip(pending, embedded, strict=True):
+        """Store each read file in its own transaction, findable by its words at once.
+
+        A passage whose exact text is embedded anywhere in the index already (the same
+        file before an edit, a copy, a generated file beside its source) gets that vector;
+        every other passage is written without one, for the meaning phase
+        (engine/ingest/meaning.py) to embed.
+        """
+        for item in pending:
             try:
-                self._store(item, vectors, summary)
+                self._store(item, summary)
             except Exception as exc:
                 if is_storage_fault(exc):
                     raise
                 self.fail(item.folder_id, item.found, None, exc, summary, item.finished)
 
-    def _embed(self, pending: list[PendingFile], summary: IndexSummary) -> list[_Embedded]:
-        if self.vectors is None:
-            return [(None, None, 0)] * len(pending)
-        # Passages whose text a file already had keep their stored vector: editing the
-        # end of a long document re-embeds only the passages that changed.
-        olds = [self.store.old_vectors(str(p.found.path)) for p in pending]
-        fresh = list(dict.fromkeys(
-            c.text for p, old in zip(pending, olds, strict=True)
-            for c in p.chunks if c.text not in old
-        ))
-        new = dict(zip(fresh, self.vectors.embed_passages(fresh), strict=True)) if fresh else {}
-        summary.embedded += len(fresh)
-        out: list[_Embedded] = []
-        for item, old in zip(pending, olds, strict=True):
-            texts = [c.text for c in item.chunks]
-            reused = [t for t in texts if t in old]
-            kept = dict(zip(reused, self.vectors.blob_vectors([old[t] for t in reused]),
-                            strict=True))
-            rows = [kept[t] if t in kept else new[t] for t in texts]
-            stacked = np.stack(rows) if rows else np.empty((0, 0), dtype=np.float32)
-            columns = [
-                {"vector": old[t]} if t in old else col
-                for t, col in zip(texts, self.vectors.vector_column(stacked), strict=True)
-            ]
-            out.append((columns, stacked, len(texts) - len(reused)))
-            summary.reused += len(reused)
-        return out
-
-    def _store(self, item: PendingFile, embedded: _Embedded, summary: IndexSummary) -> None:
-        columns, file_vectors, new = embedded
+    def _store(self, item: PendingFile, summary: IndexSummary) -> None:
+        texts = [c.text for c in item.chunks]
+        reused: dict[str, bytes] = {}
+        if self.vectors is not None and texts:
+            reused = stored_vectors(self.store.conn, texts)
+        columns: list[dict[str, Any]] = [
+            {"digest": text_digest(t), "vector": reused.get(t)} for t in texts
+        ]
         removed, added = self.store.record_file(
             folder_id=item.folder_id, path=str(item.found.path), size=item.found.size,
             mtime=item.found.mtime, hash=item.digest, kind=item.kind, state="indexed",
             chunks=item.chunks, extra_columns=columns, finished=item.finished,
         )
-        if self.vectors is not None and file_vectors is not None:
-            self.vectors.apply(removed, added, file_vectors)
+        if self.vectors is not None:
+            kept = [i for i, t in zip(added, texts, strict=True) if t in reused]
+            blobs = [reused[t] for t in texts if t in reused]
+            vectors = self.vectors.blob_vectors(blobs) if blobs else _NO_VECTORS
+            if removed or kept:
+                self.vectors.apply(removed, kept, vectors)
+        count = sum(1 for t in texts if t in reused)
+        summary.reused += count
         summary.indexed += 1
         summary.passages += len(item.chunks)
-        self.report(FileOutcome(str(item.found.path), "indexed", len(item.chunks), new))
+        self.report(FileOutcome(str(item.found.path), "indexed", len(item.chunks), 0))

@@ -47,7 +47,10 @@ def response_dict(response: SearchResponse) -> dict[str, Any]:
         "confident": response.confident,
         "elapsed_ms": round(response.elapsed_ms, 2),
         "results": results,
+        "not_ready": list(response.not_ready),  # ["semantic"] while the vectors load
     }
+    if response.semantic_coverage is not None:
+        answer["semantic_coverage"] = round(response.semantic_coverage, 4)
     if response.source is not None:  # "more like this": the passage the results are like
         s = response.source
         answer["source"] = {"path": s.path, "page": s.page, "start": s.start, "end": s.end}

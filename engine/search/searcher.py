@@ -9,15 +9,16 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol
 
+from engine.search.coverage import SemanticCoverage
 from engine.search.documents import DOCUMENT_POOL, DOCUMENT_WEIGHT, with_documents
 from engine.search.duplicates import Copy, CopyFinder, passage_texts, stored_vectors
 from engine.search.explanation import Explanation
 from engine.search.fusion import SEMANTIC_WEIGHT, fuse_parts
+from engine.search.modes import MODES as MODES  # kept here for its importers
 from engine.store import Store
 from engine.store.keyword import document_search, keyword_search, matched_spans
 from engine.store.paths import path_from_db, path_to_db, prefix_params, prefix_sql
 
-MODES = ("hybrid", "semantic", "keyword")
 # Explanations come with the first ten results: one batched forward pass for all of them.
 EXPLAINED = 10
 KEYWORD_SCORE_POOL = 1000
@@ -118,6 +119,12 @@ class SearchResponse:
     results: list[FileHit] = field(default_factory=list)
     elapsed_ms: float = 0.0
     source: Copy | None = None  # "more like this": the passage the results are like
+    # Share of the index's passages that have a vector: below 1 while the meaning phase is
+    # behind, the rest are found by their words only. None in keyword mode.
+    semantic_coverage: float | None = None
+    # Sides of a hybrid or semantic search that could not run yet (the engine still loading
+    # its vectors or model): the answer is keyword-only and says so.
+    not_ready: tuple[str, ...] = ()
 
 
 class Searcher:
@@ -136,6 +143,7 @@ class Searcher:
         self.semantic_weight = semantic_weight
         self.document_weight = document_weight
         self.collapse = collapse
+        self.coverage = SemanticCoverage(store)
 
     def search(
         self,
@@ -235,7 +243,9 @@ class Searcher:
         results = [replace(r, confident=self._passes(mode, r.best)) for r in results]
         confident = any(r.confident for r in results)
         elapsed = (time.perf_counter() - started) * 1000
-        return SearchResponse(query, mode, confident, results, elapsed)
+        coverage = self.coverage.share() if mode != "keyword" else None
+        return SearchResponse(query, mode, confident, results, elapsed,
+                              semantic_coverage=coverage)
 
     def _with_documents(
         self,

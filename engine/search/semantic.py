@@ -17,7 +17,8 @@ from engine.search.explain import explain_passages
 from engine.search.explanation import Explanation
 from engine.store import Store
 from engine.vectors import VECTORS_FILE_NAME as VECTORS_FILE_NAME  # where it always was
-from engine.vectors import open_or_rebuild
+from engine.vectors.compact import open_compact
+from engine.vectors.projection import Projection
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,10 @@ EXACT_FILTER_LIMIT = 20_000
 # threshold, so nine in ten such answers stay confident.
 CONFIDENCE_THRESHOLDS = {"all-MiniLM-L6-v2": 0.45}
 DEFAULT_CONFIDENCE = 0.5
+
+
+# The meta key holding the PCA projection the HNSW graph is built on (engine/vectors/compact.py).
+PROJECTION_META = "vector_projection"
 
 
 class ModelMismatchError(RuntimeError):
@@ -65,10 +70,23 @@ class SemanticIndex:
         self.embedded_passages = 0  # since this process opened the index
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
+        self._path, self._config = data_dir / VECTORS_FILE_NAME, config
+        self._open()
+
+    def _open(self) -> None:
+        """Load (or rebuild) the graph for the projection the policy wants now."""
         expected = self._labels_in_store()
-        self.index, report = open_or_rebuild(
-            data_dir / VECTORS_FILE_NAME, self.dim, config, expected, self._fetch
+        stored = self.store.get_meta(PROJECTION_META)
+        self.index, opened = open_compact(
+            self._path, self.dim, self._config, expected, self._stored,
+            Projection.from_text(stored, self.dim) if stored else None,
         )
+        report = opened.repair
+        if opened.refitted and opened.projection is not None:
+            # After the graph's save: a crash before this leaves the old projection, and the
+            # next open sees that the file does not match it and rebuilds.
+            with self.store.transaction():
+                self.store.set_meta(PROJECTION_META, opened.projection.to_text())
         if report.rebuilt or report.added or report.removed:
             log.info("vector index repaired from SQLite: %s", report)
 
@@ -121,12 +139,6 @@ class SemanticIndex:
         found = [i for i in ids if i in blobs]
         return found, from_blobs([blobs[i] for i in found], self.dim)
 
-    def _fetch(self, labels: Sequence[int]) -> np.ndarray:
-        found, vectors = self._stored(labels)
-        if len(found) != len(labels):
-            raise KeyError(f"{len(labels) - len(found)} chunks have no stored vector")
-        return vectors
-
     # -- indexing (PassageVectors) ----------------------------------------------------------
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -151,6 +163,11 @@ class SemanticIndex:
         if self._dirty:
             self.index.save()
             self._dirty = False
+        if self.index.projection is None and len(self.index) >= self._config.reduce_from > 0:
+            # A first index grew past the size where the graph holds projected vectors: fit
+            # the projection and rebuild the graph now, once, rather than at the next start.
+            log.info("the vector index reached %d passages: projecting it", len(self.index))
+            self._open()
 
     def embed_missing(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Embed passages stored without a vector (a keyword-only index, or a new model)."""
@@ -207,9 +224,14 @@ class SemanticIndex:
         if allowed is not None:
             allowed_ids = allowed
             predicate = allowed_ids.__contains__
-        labels, scores = self.index.search(vector, k, predicate)
+        labels, scores = self.index.search(vector, k, predicate, self._fetcher(store))
         pairs = zip(labels[0], scores[0], strict=True)
         return [(int(label), float(score)) for label, score in pairs]
+
+    def _fetcher(self, store: Store | None) -> Callable[[Sequence[int]], tuple[list[int],
+                                                                                 np.ndarray]]:
+        """Reads the exact vectors of a search's candidates through the caller's store."""
+        return lambda ids: self._stored(ids, store)
 
     def similarities(
         self, query: str, chunk_ids: Sequence[int], store: Store | None = None
@@ -221,6 +243,9 @@ class SemanticIndex:
         return {cid: float(s) for cid, s in zip(ids, sims, strict=True)}
 
     def explain(self, query: str, passages: Sequence[tuple[str, int]]) -> list[Explanation]:
+        remote = getattr(self.encoder, "explain", None)  # a model in another process
+        if remote is not None:
+            return remote(query, passages)  # type: ignore[no-any-return]
         return explain_passages(self.encoder, query, passages)
 
     def neighbours(
@@ -231,12 +256,19 @@ class SemanticIndex:
         ids, vectors = self._stored([chunk_id], store)
         if not ids:
             return []
-        labels, scores = self.index.search(vectors[0], k, lambda label: label not in excluded)
+        labels, scores = self.index.search(
+            vectors[0], k, lambda label: label not in excluded, self._fetcher(store)
+        )
         return [(int(label), float(score)) for label, score in zip(labels[0], scores[0],
                                                                     strict=True)]
 
     def close(self) -> None:
-        self.checkpoint()
+        try:
+            self.checkpoint()
+        finally:
+            stop = getattr(self.encoder, "close", None)  # an encoder's child process
+            if stop is not None:
+                stop()
 
 
 class SemanticReader:

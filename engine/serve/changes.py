@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from engine.config import WalkConfig
+from engine.ingest.member_paths import members_of
 from engine.ingest.walk import FolderWalker
 from engine.ingest.watch import WatchBatch
 from engine.store import Store
@@ -40,10 +41,12 @@ def queue_batch(batch: WatchBatch, folder_id: int, store: Store, walk: WalkConfi
 def requeue_under(store: Store, target: str) -> int:
     """Queue the file at `target`, or every file under it, to be read again; returns how many."""
     rows = store.files_under(target)
+    members = [m for r in rows for m in members_of(store, r.path)]  # read again with their archive
     with store.transaction() as conn:
         # Clearing the hash makes the worker read the file again, not trust its mtime.
         conn.executemany(
-            "UPDATE files SET hash = NULL, size = -1 WHERE id = ?", [(r.id,) for r in rows]
+            "UPDATE files SET hash = NULL, size = -1 WHERE id = ?",
+            [(r.id,) for r in (*rows, *members)],
         )
         work_queue.enqueue(
             conn, [(r.path, r.folder_id, r.size, r.mtime) for r in rows], work_queue.PRIORITY_EDIT

@@ -191,13 +191,17 @@ def _with_id(message: M, request_id: int) -> M:
     return dataclasses.replace(message, id=request_id)
 
 
-def spawn_engine(data_dir: Path, wait: float = 60.0) -> subprocess.Popen[bytes]:
-    """Start `dowse serve` for the data dir in the background and wait until it answers."""
+def spawn_engine(
+    data_dir: Path, wait: float = 60.0, background: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start `dowse serve` for the data dir in the background and wait until it answers;
+    `background`: one that exits when idle (`dowse serve --background`)."""
     private_dir(data_dir)
     log_path = data_dir / ENGINE_LOG
+    command = [sys.executable, "-m", "engine.cli", "serve", "--data-dir", str(data_dir)]
     with os.fdopen(open_private(log_path, os.O_WRONLY | os.O_APPEND), "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "serve", "--data-dir", str(data_dir)],
+            command + (["--background"] if background else []),
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
             start_new_session=True, env={**os.environ},
         )

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class LoadedModel:
     semantic: SemanticIndex
     store: Store  # the semantic side's own connection; the worker writes through its own
-    record: dict[str, str]  # model, device, precision, note: as status reports them
+    record: dict[str, str]  # model, device, precision, note: as status reports them (live)
 
 
 def model_name(config: Config) -> str:
@@ -30,29 +30,30 @@ def model_name(config: Config) -> str:
 def load_semantic(
     data_dir: Path, config: Config, database_sound: Callable[[], bool] = lambda: True
 ) -> LoadedModel:
-    """The model (seconds), then the vectors, then any passages an earlier run left unembedded.
+    """The embedding child and the vectors, side by side, then any passages an earlier run left
+    unembedded.
 
-    `database_sound` is asked between the model and the vectors: the model loads while the
+    The model lives in a child process (engine/serve/remote_encoder.py), so this process never
+    imports torch. `database_sound` is asked before the vectors: the child loads while the
     database is being checked, and nothing reads a damaged one (DatabaseCorruptError).
     """
-    # torch and the model are imported here, not at start-up: keyword answers need neither.
-    from engine.embed.transformer import load_encoder
     from engine.search.semantic import SemanticIndex
+    from engine.serve.remote_encoder import RemoteEncoder
 
-    encoder = load_encoder(config.embed, data_dir / "cache")
-    if not database_sound():
-        raise DatabaseCorruptError(data_dir / DB_FILE_NAME, "found by quick_check")
-    store = Store.open_in(data_dir)
+    encoder = RemoteEncoder(config.embed, data_dir / "cache")
+    encoder.begin()
     try:
-        semantic = SemanticIndex(store, encoder, data_dir, config.index)
-        semantic.embed_missing()
+        if not database_sound():
+            raise DatabaseCorruptError(data_dir / DB_FILE_NAME, "found by quick_check")
+        store = Store.open_in(data_dir)
+        try:
+            semantic = SemanticIndex(store, encoder, data_dir, config.index)
+            encoder.wait_ready()
+            semantic.embed_missing()
+        except BaseException:
+            store.close()
+            raise
     except BaseException:
-        store.close()
+        encoder.close()
         raise
-    record = {
-        "model": encoder.name,
-        "device": str(getattr(encoder, "device", "cpu")),
-        "precision": str(getattr(encoder, "precision", "fp32")),
-        "note": encoder.describe(),
-    }
-    return LoadedModel(semantic, store, record)
+    return LoadedModel(semantic, store, encoder.record)

@@ -146,6 +146,16 @@ class GetPage(Message):
 
 
 @dataclass(frozen=True)
+class OpenMember(Message):
+    """A document inside an archive (`a.zip › b.pdf`), unpacked for a viewer into a private
+    folder of the engine's (never beside the archive); the reply, member_file, names the copy.
+    Added after version 1: an older engine answers unknown_type."""
+
+    TYPE: ClassVar[str] = "open_member"
+    path: str
+
+
+@dataclass(frozen=True)
 class Subscribe(Message):
     """From now on, push events to this connection."""
 
@@ -178,7 +188,8 @@ class Welcome(Message):
 @dataclass(frozen=True)
 class SearchResults(Message):
     TYPE: ClassVar[str] = "search_results"
-    response: dict[str, Any]  # the same object `dowse search --json` prints
+    response: dict[str, Any]  # the same object `dowse search --json` prints (with not_ready:
+    # ["semantic"] when a hybrid or semantic search was answered by keywords alone)
 
 
 @dataclass(frozen=True)
@@ -212,6 +223,13 @@ class PageImage(Message):
     width: int
     height: int
     regions: tuple[tuple[float, float, float, float], ...] = ()  # x0, y0, x1, y1 in 0..1
+
+
+@dataclass(frozen=True)
+class MemberFile(Message):
+    TYPE: ClassVar[str] = "member_file"
+    path: str  # the entry, as asked
+    file: str  # the private copy to open; removed when the engine next starts
 
 
 @dataclass(frozen=True)
@@ -256,6 +274,17 @@ class Progress(Message):
     rate: float  # files a second over the current run
     eta_seconds: float | None
     current: str
+    # "reading scanned pages: 40 of 300": OCR's own line, with its rate and ETA (added fields).
+    ocr_pages_done: int = added_field(0)
+    ocr_pages_total: int = added_field(0)  # 0: no scanned page waits
+    ocr_rate: float = added_field(0.0)  # pages a second, over this engine's OCR runs
+    ocr_eta_seconds: float | None = added_field(None)
+    # "findable by words: 1,062 of 1,062 files · by meaning: 41%": the meaning phase, whose
+    # passages get their vectors after their files are findable by words (added fields).
+    embedded: int = added_field(0)  # passages with a vector, in the whole index
+    passages: int = added_field(0)  # all passages in the index
+    meaning_rate: float = added_field(0.0)  # passages a second embedded by this engine
+    meaning_eta_seconds: float | None = added_field(None)
 
 
 @dataclass(frozen=True)
@@ -285,16 +314,16 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls
     for cls in (
         Hello, Search, Pin, Unpin, Forget, Pause, Resume, Status, ListErrors, Reindex, GetText,
-        Similar, GetPage, Subscribe, Shutdown, Rebuild, Welcome, SearchResults, StatusReport,
-        ErrorList, FileText, PageImage, Done, Error, ModelLoading, ModelReady, Progress,
-        FileIndexed, FileFailed, FolderState,
+        Similar, GetPage, OpenMember, Subscribe, Shutdown, Rebuild, Welcome, SearchResults,
+        StatusReport, ErrorList, FileText, PageImage, MemberFile, Done, Error, ModelLoading,
+        ModelReady, Progress, FileIndexed, FileFailed, FolderState,
     )
 }
 REQUEST_TYPES = frozenset(
     cls.TYPE
     for cls in (
         Hello, Search, Pin, Unpin, Forget, Pause, Resume, Status, ListErrors, Reindex, GetText,
-        Similar, GetPage, Subscribe, Shutdown, Rebuild,
+        Similar, GetPage, OpenMember, Subscribe, Shutdown, Rebuild,
     )
 )
 

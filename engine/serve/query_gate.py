@@ -52,11 +52,20 @@ class GatedVectors:
         self.gate = gate
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        # Sliced by length, so each slice pads little (the meaning phase's batches come in
+        # file order), and put back in the caller's order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         parts = []
-        for start in range(0, len(texts), EMBED_SLICE):
+        for start in range(0, len(order), EMBED_SLICE):
             self.gate.wait_quiet()
-            parts.append(self.semantic.embed_passages(texts[start : start + EMBED_SLICE]))
-        return np.concatenate(parts) if parts else np.empty((0, self.semantic.dim), np.float32)
+            chunk = [texts[i] for i in order[start : start + EMBED_SLICE]]
+            parts.append(self.semantic.embed_passages(chunk))
+        if not parts:
+            return np.empty((0, self.semantic.dim), np.float32)
+        stacked = np.concatenate(parts)
+        out = np.empty_like(stacked)
+        out[order] = stacked
+        return out
 
     def vector_column(self, vectors: np.ndarray) -> list[dict[str, Any]]:
         return self.semantic.vector_column(vectors)

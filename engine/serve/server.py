@@ -31,6 +31,7 @@ from engine.config import Config, ensure_data_dir, load_config
 from engine.search.response_json import response_dict
 from engine.search.searcher import UnknownModeError
 from engine.serve import protocol
+from engine.serve.idle_exit import IdleClock
 from engine.serve.runtime import (
     INFO_FILE,
     LOCK_FILE,
@@ -240,9 +241,11 @@ def _too_large() -> str:
 
 
 class Server:
-    def __init__(self, data_dir: Path, config: Config) -> None:
+    def __init__(self, data_dir: Path, config: Config, background: bool = False) -> None:
         self.data_dir = data_dir
         self.config = config
+        # Started by `dowse search` (background): leave once idle (engine.serve.idle_exit).
+        self.idle = IdleClock(config.serve.background_idle_exit_seconds if background else 0)
         self.token = secrets.token_hex(32)
         self.socket_path = socket_path(data_dir)
         self._connections: set[Connection] = set()
@@ -262,8 +265,10 @@ class Server:
     def forget(self, connection: Connection) -> None:
         with self._lock:
             self._connections.discard(connection)
+        self.idle.touch()
 
     def handle(self, connection: Connection, message: protocol.Message) -> protocol.Message:
+        self.idle.touch()
         service = self.service
         rid = message.id
         if isinstance(message, protocol.Search):
@@ -317,6 +322,8 @@ class Server:
                 try:
                     sock, _ = listener.accept()
                 except TimeoutError:
+                    if self.idle.expired(len(self._connections), self.service.worker.activity):
+                        break
                     continue
                 number += 1
                 connection = Connection(self, sock, number)
@@ -365,12 +372,12 @@ def _listen(path: Path) -> socket.socket:
     return listener
 
 
-def run_serve(data_dir: Path) -> None:
-    """The `dowse serve` command; EngineAlreadyRunningError if another engine has the dir."""
+def run_serve(data_dir: Path, background: bool = False) -> None:
+    """`dowse serve [--background]`; EngineAlreadyRunningError if another engine has the dir."""
     ensure_data_dir(data_dir)
     lock = EngineLock(data_dir)
     try:
-        server = Server(data_dir, load_config(data_dir))
+        server = Server(data_dir, load_config(data_dir), background)
 
         def on_signal(signum: int, frame: object) -> None:
             server.stop()

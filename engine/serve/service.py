@@ -8,6 +8,7 @@ two threads write the same rows.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -20,13 +21,16 @@ from typing import Any
 from engine import __version__
 from engine.config import Config
 from engine.core import rebuild_index
-from engine.ingest.status import folder_rows
+from engine.ingest.status import folder_rows, meaning_status
 from engine.logs import PRIVATE
 from engine.search.response_json import response_dict
 from engine.search.searcher import MODES, Searcher, SearchFilters, SearchResponse, UnknownModeError
+from engine.search.semantic import SemanticIndex, SemanticReader
 from engine.serve import protocol
+from engine.serve.member_files import MemberFiles
 from engine.serve.previews import Previews
 from engine.serve.query_gate import QueryGate
+from engine.serve.remote_encoder import EmbedChildError, RemoteEncoder
 from engine.serve.worker import IndexWorker
 from engine.store import Store
 from engine.store import queue as work_queue
@@ -53,12 +57,15 @@ class EngineService:
         self.worker = IndexWorker(data_dir, config, publish, self.gate, self._thread_store)
         self.previews = Previews(config, self._thread_store, lambda: self.worker.semantic,
                                  self.gate)
+        self.member_files = MemberFiles(data_dir, config, self._thread_store)
 
     def start(self) -> None:
+        self.member_files.clear()  # copies opened under the last engine
         self.worker.start()
 
     def stop(self) -> None:
         self.previews.close()
+        self.member_files.close()
         self.worker.stop()
         with self._stores_lock:
             for store in self._stores:
@@ -76,13 +83,15 @@ class EngineService:
     # -- reads ------------------------------------------------------------------------------
 
     def reply(self, message: protocol.Message) -> protocol.Message:
-        """The answer to "more like this" and to a page preview (the server's other requests
-        are answered there); ValueError for a request nothing answers."""
+        """The answer to "more like this", to a page preview and to an Open of a member (the
+        server answers its other requests itself); ValueError for a request nothing answers."""
         if isinstance(message, protocol.Similar):
             response = response_dict(self.previews.similar(message))
             return protocol.SearchResults(id=message.id, response=response)
         if isinstance(message, protocol.GetPage):
             return self.previews.page(message)
+        if isinstance(message, protocol.OpenMember):
+            return self.member_files.open(message)
         raise ValueError(f"unhandled request {message.TYPE}")
 
     def search(self, request: protocol.Search) -> SearchResponse:
@@ -96,9 +105,24 @@ class EngineService:
         store = self._thread_store()
         semantic = self.worker.semantic
         if semantic is None and mode != "keyword":
-            # The model is still loading: answer from the keyword side now rather than wait.
-            mode = "keyword"
+            # The vectors or the embedding child are still loading: answer from the keyword
+            # side now rather than wait, and say so.
+            return dataclasses.replace(
+                self._search(store, None, request, "keyword", filters), not_ready=("semantic",)
+            )
         reader = semantic.reader(store) if semantic is not None and mode != "keyword" else None
+        try:
+            return self._search(store, reader, request, mode, filters)
+        except EmbedChildError as exc:  # the model cannot run now: keywords still can
+            log.error("semantic search unavailable: %s", exc)
+            return dataclasses.replace(
+                self._search(store, None, request, "keyword", filters), not_ready=("semantic",)
+            )
+
+    def _search(
+        self, store: Store, reader: SemanticReader | None, request: protocol.Search, mode: str,
+        filters: SearchFilters,
+    ) -> SearchResponse:
         log.debug("search %r in %s mode", request.query, mode, extra=PRIVATE)  # debug logging only
         searcher = Searcher(store, reader, self.config.search.candidates)
         with self.gate.query():
@@ -152,9 +176,15 @@ class EngineService:
             "eta_seconds": round(queued / rate, 1) if rate > 0 and queued else None,
             "current": self.worker.stats.current,
             "embedded_passages": semantic.embedded_passages if semantic is not None else 0,
+            "semantic_ready": semantic is not None,  # vectors loaded and the model answering
+            "embed_process": _embed_process(semantic),
             "reused_passages": self.worker.totals["reused"],
             "moved_files": self.worker.totals["moved"],
             "ocr": self.worker.ocr.status(store),  # "reading scanned pages: 40 of 300"
+            # "findable by words: 1,062 of 1,062 files · by meaning: 41%"
+            "meaning": meaning_status(
+                store, self.worker.meaning, counts["indexed"], counts["files"]
+            ),
             "folder_list": folder_rows(
                 store, self.worker.watch_modes(), self.worker.paused_folder_paths()
             ),
@@ -197,6 +227,7 @@ class EngineService:
         root = os.path.abspath(os.path.expanduser(path))
 
         def unpin() -> str:
+            self.member_files.forget_under([root])
             passages = self.worker.forget_paths([root], exact=True).passages
             return f"unpinned {root}; {passages} passages removed"
 
@@ -207,6 +238,7 @@ class EngineService:
         if not paths:
             raise ValueError("forget what? give one or more paths")
         targets = [os.path.abspath(os.path.expanduser(p)) for p in paths]
+        self.member_files.forget_under(targets)
         return self.worker.submit(lambda: self.worker.forget_paths(targets).describe())
 
     def reindex(self, path: str) -> Future[str]:
@@ -216,6 +248,15 @@ class EngineService:
     def set_paused(self, paused: bool, path: str | None = None) -> None:
         """Pause or resume all indexing, or one pinned folder's."""
         self.worker.set_paused(paused, path)
+
+
+def _embed_process(semantic: SemanticIndex | None) -> dict[str, Any]:
+    """The embedding child, as status shows it: running or not, its pid, starts so far."""
+    encoder = getattr(semantic, "encoder", None)
+    if not isinstance(encoder, RemoteEncoder):
+        return {"running": False, "pid": None, "starts": 0, "last_start_seconds": None}
+    return {"running": encoder.running, "pid": encoder.pid, "starts": encoder.starts,
+            "last_start_seconds": round(encoder.last_start_seconds, 3) or None}
 
 
 def rebuilt_service(old: EngineService) -> tuple[EngineService, str]:

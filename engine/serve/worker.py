@@ -1,9 +1,10 @@
 """The engine's one writer: a low-priority thread that scans, indexes and checkpoints.
 
 Everything that changes the index runs here, in order: commands handed over by requests
-(pin, unpin, forget, re-index), scans of pinned folders, and the work queue. The model loads beside
-it on its own thread and connection, and the queue waits for it. Searches never run here; the
-worker steps aside while one runs (engine.serve.query_gate).
+(pin, unpin, forget, re-index), scans of pinned folders, the work queue (each file findable by
+its words once read), and, when the queue is empty, the meaning phase one batch at a time
+(engine/ingest/meaning.py). The model loads beside it; the words do not wait for it. Searches
+never run here; the worker steps aside while one runs (engine.serve.query_gate).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from engine.embed.model_dir import resolve_model_dir
 from engine.ingest.chunk import PassageTokenizer
 from engine.ingest.forget import Forgotten, folders_to_forget, forget_folders, purge_traces
 from engine.ingest.indexer import FileOutcome, Indexer
+from engine.ingest.meaning import MeaningStage
 from engine.ingest.ocr_stage import OcrStage
 from engine.ingest.status import RunStats
 from engine.ingest.walk import FolderWalker
@@ -31,6 +33,7 @@ from engine.serve import protocol
 from engine.serve.changes import queue_batch, requeue_under
 from engine.serve.model_loader import load_semantic, model_name
 from engine.serve.query_gate import GatedVectors, QueryGate
+from engine.serve.worker_events import file_event, progress_event
 from engine.serve.writer_health import (
     SPACE_POLL_SECONDS,
     WriterHealth,
@@ -72,6 +75,7 @@ class IndexWorker:
         self.stats = RunStats()
         self.activity = "starting"
         self.semantic: SemanticIndex | None = None
+        self.meaning: MeaningStage | None = None  # once the model is loaded
         self.model: dict[str, str] = {"model": "", "device": "", "precision": "", "note": ""}
         self.totals = {"embedded": 0, "reused": 0, "moved": 0, "removed": 0}
         self._tokenizer = PassageTokenizer.from_model_dir(
@@ -277,7 +281,7 @@ class IndexWorker:
         vectors = GatedVectors(self.semantic, self.gate) if self.semantic is not None else None
         return Indexer(
             self.store, self.config, self._tokenizer, vectors,
-            extract=self.ocr.extract, on_file=self._on_file,
+            extract=self.ocr.extract, on_file=self._on_file, prefetch=self.ocr.prefetch,
         )
 
     def _work(self) -> None:
@@ -305,14 +309,11 @@ class IndexWorker:
             if self._scans:
                 self._scan(next(iter(self._scans)))
                 continue
-            if waiting_for_model:
-                if self.semantic is None:
-                    if self.activity != "failed":
-                        self.activity = "loading model"
-                    self._inbox.wait(0.5)
-                    continue
+            if waiting_for_model and self.semantic is not None:
+                # Files were findable by their words meanwhile; now they get their meaning.
                 waiting_for_model = False
                 indexer = self._indexer()  # now with the semantic side
+                self.meaning = MeaningStage(self.store, GatedVectors(self.semantic, self.gate))
             self.ocr.after_batch(indexer)  # archive members; scans with pages left
             batch = work_queue.next_batch(
                 self.store.conn, BATCH_FILES, skip_folders=tuple(self._paused_folders)
@@ -329,6 +330,17 @@ class IndexWorker:
                 if time.monotonic() - last_checkpoint > self.config.watch.checkpoint_seconds:
                     self._checkpoint()
                     last_checkpoint = time.monotonic()
+                continue
+            if self.meaning is not None and self.meaning.step():
+                # One batch at a time, so a file saved meanwhile is findable at once.
+                self.activity = "embedding"
+                self.stats.begin_if_idle()
+                self._publish_progress()
+                continue
+            if waiting_for_model:
+                if self.activity != "failed":
+                    self.activity = "loading model"
+                self._inbox.wait(0.5)
                 continue
             if self.activity != "idle":
                 self._checkpoint()
@@ -373,24 +385,11 @@ class IndexWorker:
     # -- events -----------------------------------------------------------------------------
 
     def _on_file(self, outcome: FileOutcome) -> None:
-        self.stats.current = outcome.path
-        if outcome.state == "indexed":
-            self.publish(protocol.FileIndexed(
-                path=outcome.path, passages=outcome.passages, embedded=outcome.embedded
-            ))
-        elif outcome.state == "failed":
-            self.stats.failed += 1
-            self.publish(protocol.FileFailed(path=outcome.path, reason=outcome.reason))
+        if (event := file_event(outcome, self.stats)) is not None:
+            self.publish(event)
 
     def _publish_progress(self) -> None:
-        queued = work_queue.queue_length(self.store.conn)
-        rate = self.stats.rate()
-        self.publish(protocol.Progress(
-            queued=queued, done=self.stats.done, failed=self.stats.failed,
-            bytes=self.stats.bytes, rate=round(rate, 2),
-            eta_seconds=round(queued / rate, 1) if rate > 0 and queued else None,
-            current=self.stats.current,
-        ))
+        self.publish(progress_event(self.store, self.stats, self.ocr, self.meaning))
 
     def _publish_folder(self, folder_id: int, root: Path, state: str) -> None:
         watch = self._watcher.mode(root) or "none"

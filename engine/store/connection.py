@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from engine.private_files import private_file
+from engine.store.digest import register
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -20,4 +21,5 @@ def connect(path: Path) -> sqlite3.Connection:
         private_file(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA secure_delete = ON")
+    register(conn)
     return conn

@@ -11,7 +11,12 @@ Deleting a row hides it from queries, but its bytes stay behind in three places:
   file's pages until a checkpoint copies the zeroed pages over them.
 A purge therefore merges each FTS5 table's segments, checkpoints the WAL into the database and
 truncates it to zero bytes. Deletions flag a purge as due in the same transaction (triggers,
-engine/store/schema.py migration 5); the purge clears the flag once it has all held.
+engine/store/schema.py migration 5); the purge clears the flag once it has all held. The text
+itself is only in `chunks`: neither FTS5 table keeps a copy (migrations 7 and 9).
+
+Freed pages are zeroed but stay in the file; when they are a large part of it (a forgotten
+folder, or migration 9 dropping the old copies of the text) the purge gives them back to the
+disk with VACUUM.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ from engine.store.database import Store
 log = logging.getLogger(__name__)
 
 PENDING_KEY = "purge_pending"
+# VACUUM rewrites the whole file (through the WAL, so it needs about its size free, twice),
+# so only when the free pages are worth it: a quarter of the file and at least 16 MB.
+RECLAIM_SHARE = 0.25
+RECLAIM_MIN_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,26 @@ def purge_database(store: Store) -> PurgeResult:
         with store.transaction():
             store.set_meta(PENDING_KEY, "1")  # retried at the next save point
         return PurgeResult(False, time.monotonic() - started)
+    reclaim_free_pages(store.conn)
     return PurgeResult(True, time.monotonic() - started)
+
+
+def reclaim_free_pages(conn: sqlite3.Connection, min_bytes: int = RECLAIM_MIN_BYTES) -> int:
+    """VACUUM when free pages are at least RECLAIM_SHARE of the file and `min_bytes`; returns
+    the bytes given back (0 when it was not worth it, or the disk had no room for it)."""
+    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+    if free * page_size < min_bytes or free < RECLAIM_SHARE * pages:
+        return 0
+    try:
+        conn.execute("VACUUM")
+    except sqlite3.OperationalError as exc:  # a full disk, or a reader in the way
+        log.warning("could not give %d free MB back to the disk: %s", free * page_size >> 20, exc)
+        return 0
+    truncate_wal(conn)
+    after = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    return (pages - after) * page_size
 
 
 def fts5_tables(conn: sqlite3.Connection) -> list[str]:

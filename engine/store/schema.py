@@ -11,6 +11,12 @@ _FILE_BODY = """(
             AS part
         FROM chunks WHERE file_id = {file} ORDER BY ordinal))"""
 
+# Each passage with the text of the passages either side of it in its file (migration 9).
+_NEARBY = """SELECT c.id, c.text, coalesce(p.text, '') || char(10) || coalesce(n.text, '')
+        FROM chunks c
+        LEFT JOIN chunks p ON p.file_id = c.file_id AND p.ordinal = c.ordinal - 1
+        LEFT JOIN chunks n ON n.file_id = c.file_id AND n.ordinal = c.ordinal + 1"""
+
 # Chunk ids use AUTOINCREMENT so an id is never reused: the id is the HNSW label, and a reused
 # label could pair a stale vector in a not-yet-repaired index with a new passage.
 MIGRATIONS: tuple[str, ...] = (
@@ -181,19 +187,60 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT f.id, {_FILE_BODY.format(file="f.id")} FROM files f
         WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.file_id = f.id);
     """,
+    # 8: two phases. A file is findable by its words once its passages are written; their
+    # vectors follow (engine/ingest/meaning.py). chunks_unembedded lists the passages still
+    # without a vector, in the order they are embedded. chunks.digest (engine/store/digest.py,
+    # 64 bits of BLAKE2b of the text) finds a passage whose exact text is embedded anywhere
+    # already, so copies, versions and generated files reuse its vector.
+    """
+    ALTER TABLE chunks ADD COLUMN digest INTEGER;
+    UPDATE chunks SET digest = dowse_digest(text) WHERE vector IS NOT NULL;
+    CREATE INDEX chunks_digest ON chunks(digest) WHERE vector IS NOT NULL;
+    CREATE INDEX chunks_unembedded ON chunks(file_id, ordinal) WHERE vector IS NULL;
+    """,
+    # 9: the passage index without its own copies of the text. Migration 4's table kept each
+    # passage and its neighbours' text, 3.5 times the text on python3-doc (BENCHMARKS.md,
+    # disk-usage). Now its content is the view chunks_nearby, which derives the neighbours
+    # from chunks, and FTS5 keeps only the index. The neighbours still earn their column:
+    # without it CISI's keyword nDCG@10 falls 0.373 → 0.367, past the 0.005 allowed (BENCHMARKS.md,
+    # "The neighbour column"). FTS5's 'delete' must be given the exact values indexed, and a
+    # passage's row depends on its neighbours, so the first of a file's passages to be deleted
+    # takes out the rows of all of them while they are all still there (as for files_fts);
+    # the store only ever deletes a file's passages together. A purge is due: the old
+    # table's pages are free now, and zeroed (secure_delete), but still in the file.
+    f"""
+    DROP TRIGGER chunks_ad;
+    DROP TABLE chunks_fts;
+    CREATE VIEW chunks_nearby(id, text, nearby) AS {_NEARBY};
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        text,
+        nearby,
+        content='chunks_nearby',
+        content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER chunks_fts_delete BEFORE DELETE ON chunks
+        WHEN EXISTS (SELECT 1 FROM chunks_fts_docsize WHERE id = old.id) BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text, nearby)
+            SELECT 'delete', id, text, nearby FROM chunks_nearby WHERE id IN (
+                SELECT c.id FROM chunks c JOIN chunks_fts_docsize d ON d.id = c.id
+                WHERE c.file_id = old.file_id);
+    END;
+    INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
+    INSERT OR IGNORE INTO meta(key, value)
+        SELECT 'purge_pending', '1' WHERE EXISTS (SELECT 1 FROM chunks);
+    """,
 )
 
 # The files_fts row of one file (parameter: the file id), once its passages are written.
 FILE_FTS_ROW = f"INSERT INTO files_fts(rowid, body) VALUES (?1, {_FILE_BODY.format(file='?1')})"
 
-# The FTS rows of one file's passages (parameter: the file id), each with its neighbours.
+# The FTS rows of one file's passages (parameter: the file id), each with its neighbours,
+# once all of them are written (a passage's neighbours are only known then).
 NEIGHBOUR_FTS_ROWS = """
     INSERT INTO chunks_fts(rowid, text, nearby)
-        SELECT c.id, c.text, coalesce(p.text, '') || char(10) || coalesce(n.text, '')
-        FROM chunks c
-        LEFT JOIN chunks p ON p.file_id = c.file_id AND p.ordinal = c.ordinal - 1
-        LEFT JOIN chunks n ON n.file_id = c.file_id AND n.ordinal = c.ordinal + 1
-        WHERE c.file_id = ?
+        SELECT id, text, nearby FROM chunks_nearby
+        WHERE id IN (SELECT id FROM chunks WHERE file_id = ?)
 """
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -35,7 +35,8 @@ _SHORT_RESULT = "contiguous 2D array"
 
 
 class VectorIndex:
-    """hnswlib inner-product index over L2-normalised float32 vectors, keyed by chunk id.
+    """hnswlib inner-product index over float32 vectors (L2-normalised unless `unit` is
+    False), keyed by chunk id.
 
     `VectorIndex(path, dim, config)` starts an empty index; `VectorIndex.load` opens a saved
     one. Nothing touches `path` until `save()`.
@@ -45,9 +46,15 @@ class VectorIndex:
     """
 
     def __init__(
-        self, path: Path, dim: int, config: IndexConfig, *, capacity: int = MIN_CAPACITY
+        self,
+        path: Path,
+        dim: int,
+        config: IndexConfig,
+        *,
+        capacity: int = MIN_CAPACITY,
+        unit: bool = True,
     ) -> None:
-        self._setup(path, dim, config)
+        self._setup(path, dim, config, unit)
         self._index.init_index(
             max_elements=capacity,
             M=config.m,
@@ -59,7 +66,7 @@ class VectorIndex:
         self._index.set_ef(config.ef)
 
     @classmethod
-    def load(cls, path: Path, dim: int, config: IndexConfig) -> VectorIndex:
+    def load(cls, path: Path, dim: int, config: IndexConfig, *, unit: bool = True) -> VectorIndex:
         """Open a saved index; raise FileNotFoundError or an IndexFileError when unusable."""
         info = read_hnsw_file(path)
         if info.dim != dim:
@@ -71,7 +78,7 @@ class VectorIndex:
                 f"{path} was built with M={info.m}, ef_construction={info.ef_construction}"
             )
         index = cls.__new__(cls)
-        index._setup(path, dim, config)
+        index._setup(path, dim, config, unit)
         # Passing the element count as capacity keeps hnswlib from trusting the header's.
         try:
             index._index.load_index(
@@ -85,11 +92,14 @@ class VectorIndex:
         index._unscrubbed = info.unscrubbed > 0  # a file saved before Dowse scrubbed
         return index
 
-    def _setup(self, path: Path, dim: int, config: IndexConfig) -> None:
+    def _setup(self, path: Path, dim: int, config: IndexConfig, unit: bool) -> None:
         if dim <= 0:
             raise ValueError(f"dimension must be positive, got {dim}")
         self.path = path
         self.dim = dim
+        # Whether vectors are L2-normalised on the way in; projected vectors are kept as they
+        # are, since their length carries the part of the inner product they still hold.
+        self.unit = unit
         self.config = config
         self._index = hnswlib.Index(space="ip", dim=dim)
         self._live: set[int] = set()
@@ -306,6 +316,8 @@ class VectorIndex:
             raise ValueError(f"expected vectors of dimension {self.dim}, got shape {data.shape}")
         if not np.isfinite(data).all():
             raise ValueError("vectors must be finite")
+        if not self.unit:
+            return np.ascontiguousarray(data, dtype=np.float32)
         norms = np.linalg.norm(data, axis=1, keepdims=True)
         # A zero vector has no direction; it stays zero and scores 0 against everything.
         return np.ascontiguousarray(data / np.where(norms > 0, norms, 1), dtype=np.float32)

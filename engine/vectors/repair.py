@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.config import IndexConfig
-from engine.vectors.hnsw_file import IndexFileError
+from engine.vectors.hnsw_file import IndexFileError, read_hnsw_file
 from engine.vectors.index import MIN_CAPACITY, Labels, VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def open_or_rebuild(
     fetch: FetchVectors,
     *,
     batch_size: int = FETCH_BATCH,
+    unit: bool = True,
 ) -> tuple[VectorIndex, ReconcileReport]:
     """Load the index at `path` and reconcile it, or rebuild it from `fetch` when the file
     is missing, unusable, or differs from `expected_labels` in more than half the labels.
@@ -69,7 +70,7 @@ def open_or_rebuild(
     expected = _label_set(expected_labels)
     _remove_stale_temp_files(path)
     try:
-        index = VectorIndex.load(path, dim, config)
+        index = VectorIndex.load(path, dim, config, unit=unit)
     except FileNotFoundError:
         reason = "no index file"
         logger.info("building the vector index %s from the database", path)
@@ -86,7 +87,7 @@ def open_or_rebuild(
             return index, report
         reason = f"{wrong} labels differ from the database's {len(expected)}"
         logger.warning("rebuilding the vector index %s: %s", path, reason)
-    index = VectorIndex(path, dim, config, capacity=max(len(expected), MIN_CAPACITY))
+    index = VectorIndex(path, dim, config, capacity=max(len(expected), MIN_CAPACITY), unit=unit)
     _add_fetched(index, expected, fetch, batch_size)
     _save_or_warn(index)
     return index, ReconcileReport(added=len(expected), removed=0, rebuilt=True, reason=reason)
@@ -98,10 +99,13 @@ def prune_file(
     """Rewrite the index file without the vectors of labels not in `keep`, when no index is
     open (the model is not loaded): returns how many were dropped.
 
-    A file that cannot be read is removed: it is derived, and rebuilt from SQLite.
+    A file that cannot be read is removed: it is derived, and rebuilt from SQLite. A file of
+    projected vectors (engine/vectors/compact.py) has fewer dimensions than `dim`; it is
+    pruned as it is.
     """
     try:
-        index = VectorIndex.load(path, dim, config)
+        stored_dim = read_hnsw_file(path).dim
+        index = VectorIndex.load(path, min(dim, stored_dim), config, unit=stored_dim >= dim)
     except FileNotFoundError:
         return 0
     except IndexFileError as exc:

@@ -71,6 +71,8 @@ def test_new_files_of_several_formats_become_findable(
     }
     for query, path in wanted.items():
         wait_for(lambda q=query, p=path: str(p) in paths_found(client, q), CONVERGE, query)
+    # Findable by words first; by meaning once the meaning phase has caught up.
+    wait_idle(client)
     response = client.search("which whale has a tooth like a horn", mode="semantic", k=3)
     assert response["results"][0]["path"] == str(folder / "sub" / "deep.txt")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -117,14 +118,34 @@ def running_engine(
         stop_engine(process)
 
 
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (its embedding and extraction children), from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(p) for p in task.read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 def stop_leftover_engine(data_dir: Path) -> None:
-    """After a failed test, do not leave a detached engine behind."""
+    """After a failed test, do not leave a detached engine behind, nor its children (the
+    embedding child, which an engine started by `dowse search` has too)."""
     if not engine_running(data_dir):
         return
     try:
-        os.kill(json.loads((data_dir / INFO_FILE).read_text())["pid"], signal.SIGTERM)
+        pid = json.loads((data_dir / INFO_FILE).read_text())["pid"]
+        children = _children(pid)
+        os.kill(pid, signal.SIGTERM)
     except (OSError, ValueError, KeyError):
         return
     deadline = time.monotonic() + 30
     while engine_running(data_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
+    for child in children:  # they leave with the engine; one that lingers is killed
+        while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if Path(f"/proc/{child}").exists():
+            with contextlib.suppress(OSError):
+                os.kill(child, signal.SIGKILL)

@@ -119,6 +119,7 @@ class FakeEngine:
         self._similar: SearchReply | None = None
         self._pages: dict[str, tuple[bytes, int, int, tuple[tuple[float, ...], ...]]] = {}
         self._scripted_errors: dict[str, tuple[str, str]] = {}
+        self._members: dict[str, str] = {}
         self._replay: dict[str, deque[tuple[dict[str, Any], list[dict[str, Any]]]]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -257,6 +258,10 @@ class FakeEngine:
         """Answer get_page for `path`, any page, with this PNG (other paths get an error)."""
         self._pages[path] = (png, width, height, tuple(regions))
 
+    def reply_member(self, entry: str, copy: str) -> None:
+        """Answer open_member for `entry` with the path of its unpacked copy."""
+        self._members[entry] = copy
+
     def reply_error(self, request_type: str, code: str, message: str) -> None:
         """Answer every request of this type with an error reply."""
         self._scripted_errors[request_type] = (code, message)
@@ -384,6 +389,9 @@ class FakeEngine:
             self._send(connection, protocol.SearchResults(id=message.id, response=response))
         elif isinstance(message, protocol.GetPage):
             self._send(connection, self._page_reply(message))
+        elif isinstance(message, protocol.OpenMember) and message.path in self._members:
+            self._send(connection, protocol.MemberFile(
+                id=message.id, path=message.path, file=self._members[message.path]))
         elif isinstance(message, protocol.Subscribe):
             connection.subscribed = True
             self._send(connection, protocol.Done(id=message.id, detail="subscribed"))

@@ -37,7 +37,8 @@ def rowwise_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def fp32() -> TransformerEncoder:
-    return TransformerEncoder(EmbedConfig(device="cpu", precision="fp32"))
+    # torch's own fp32: the reference every faster path is held to.
+    return TransformerEncoder(EmbedConfig(device="cpu", precision="fp32", runtime="torch"))
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +196,7 @@ def test_failed_precision_check_falls_back_to_fp32(
         transformer_module, "choose_placement", lambda d, p: Placement("cpu", "bf16", False, "")
     )
     monkeypatch.setattr(transformer_module, "MIN_COSINE", 1.5)  # nothing can pass
-    encoder = TransformerEncoder(EmbedConfig())
+    encoder = TransformerEncoder(EmbedConfig(runtime="torch"))
     assert encoder.precision == "fp32"
     assert "using fp32" in encoder.precision_note and "using fp32" in encoder.describe()
     # Reloaded, not cast back from bf16: exactly the fp32 vectors.

@@ -16,9 +16,11 @@ from engine.extract import Extracted, extract_file
 from engine.ingest import indexer as indexer_module
 from engine.ingest.chunk import PassageTokenizer
 from engine.ingest.indexer import Indexer
+from engine.ingest.meaning import MeaningStage
 from engine.ingest.walk import FolderWalker
 from engine.store import Store
 from engine.store import queue as work_queue
+from engine.store.pending_vectors import pending_count
 
 pytestmark = pytest.mark.model  # the real tokenizer cuts the passages
 
@@ -167,17 +169,21 @@ def test_a_fault_of_the_data_dir_stops_the_batch(
         indexer.index_folders([folder])
 
 
-def test_passages_that_break_the_encoder_fail_only_their_file(
+def test_passages_that_break_the_encoder_leave_only_their_file_unembedded(
     tmp_path: Path, folder: Path, passage_tokenizer: PassageTokenizer
 ) -> None:
     (folder / "b.txt").write_text("This one holds poison for the encoder.")
     vectors = FakeVectors()
     indexer = _indexer(tmp_path, passage_tokenizer, vectors=vectors)
     summary = indexer.index_folders([folder])
-    assert summary.indexed == 2 and len(vectors.applied) == 2
-    assert _states(indexer)["b.txt"] == (
-        "failed", "internal error: RuntimeError: the encoder choked"
-    )
+    # The words phase never calls the encoder: every file is findable by its words.
+    assert summary.indexed == 3 and vectors.applied == []
+    assert _states(indexer)["b.txt"][0] == "indexed"
+    # The meaning phase embeds the others; the passage the encoder refuses stays without a
+    # vector, found by its words only, and is not retried in the same run.
+    stage = MeaningStage(indexer.store, vectors)
+    assert stage.drain() == 2 and len(vectors.applied) == 2
+    assert pending_count(indexer.store.conn) == 1 and stage.step() == 0
 
 
 def test_a_queued_path_that_raises_leaves_the_queue(

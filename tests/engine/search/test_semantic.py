@@ -96,6 +96,11 @@ def test_index_repaired_after_kill_between_commit_and_save(tmp_path: Path) -> No
 
     engine = Engine(data)
     semantic = engine.semantic  # opening reconciles the HNSW file with SQLite
+    rows = engine.store.conn.execute("SELECT id FROM chunks WHERE vector IS NOT NULL").fetchall()
+    assert set(semantic.index.labels().tolist()) == {int(r[0]) for r in rows}
+    # Killed at the words phase's save point: the new file is findable by its words, and the
+    # next run's meaning phase embeds it.
+    engine.index([docs])
     rows = engine.store.conn.execute("SELECT id FROM chunks").fetchall()
     assert set(semantic.index.labels().tolist()) == {int(r[0]) for r in rows}
     for (chunk_id, text) in engine.store.conn.execute("SELECT id, text FROM chunks"):

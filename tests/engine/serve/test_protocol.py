@@ -107,3 +107,32 @@ def test_a_path_that_is_not_utf8_travels_losslessly_as_ascii_json() -> None:
     assert display_path(path) == "/home/ada/caf\ufffd\ufffd\ufffd[31m.txt"
     assert display_path(path, keep_controls=True) == "/home/ada/caf\ufffd\n\x1b[31m.txt"
     assert display_path("/plain/é.txt") == "/plain/é.txt"
+
+
+def test_ocr_progress_fields_stay_out_of_the_line_until_pages_wait() -> None:
+    """Added after version 1: a Progress without scanned pages reads as it always did."""
+    quiet = protocol.Progress(queued=1, done=2, failed=0, bytes=3, rate=1.0, eta_seconds=None,
+                              current="a.txt")
+    assert not [k for k in json.loads(encode(quiet)) if k.startswith("ocr_")]
+    busy = dataclasses.replace(quiet, ocr_pages_done=40, ocr_pages_total=300, ocr_rate=1.5,
+                               ocr_eta_seconds=173.3)
+    line = json.loads(encode(busy))
+    assert {k: v for k, v in line.items() if k.startswith("ocr_")} == {
+        "ocr_pages_done": 40, "ocr_pages_total": 300, "ocr_rate": 1.5, "ocr_eta_seconds": 173.3}
+    assert decode(encode(busy)) == busy
+
+
+def test_open_member_is_a_request_and_member_file_its_reply() -> None:
+    entry = "/home/a/bundle.zip › logs/log.pdf"
+    asked = decode(encode(protocol.OpenMember(id=4, path=entry)))
+    assert asked == protocol.OpenMember(id=4, path=entry)
+    assert "open_member" in protocol.REQUEST_TYPES and "member_file" not in protocol.REQUEST_TYPES
+    reply = protocol.MemberFile(id=4, path=entry, file="/data/opened/member-x/log.pdf")
+    assert decode(encode(reply)) == reply
+
+
+def test_the_desktop_names_members_as_the_engine_does() -> None:
+    from desktop.member_opener import MEMBER_SEPARATOR
+    from engine.extract.members import SEPARATOR
+
+    assert MEMBER_SEPARATOR == SEPARATOR

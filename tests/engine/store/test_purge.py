@@ -139,3 +139,28 @@ def test_an_index_from_before_the_purge_is_purged_once(tmp_path: Path) -> None:
         assert purge_pending(store)
     finally:
         store.close()
+
+
+def test_free_pages_go_back_to_the_disk_when_they_are_a_large_part(store: Store,
+                                                                   tmp_path: Path) -> None:
+    from engine.store.purge import reclaim_free_pages
+
+    docs = store.pin_folder("/docs")
+    for n in range(200):
+        _record(store, docs, f"/docs/gone-{n}.txt", _text(n, " stays"), _vector(n))
+    _record(store, docs, "/docs/kept.txt", _text(7, " lindqvorn"), _vector(7))
+    gone = [f.id for path, f in store.files_in_folder(docs).items() if "gone" in path]
+    store.delete_files(gone)
+    assert purge_database(store).done
+    assert reclaim_free_pages(store.conn, min_bytes=1 << 30) == 0  # not worth it: kept
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    freed = reclaim_free_pages(store.conn, min_bytes=0)
+    assert freed > 0
+    assert store.conn.execute("PRAGMA page_count").fetchone()[0] < pages
+    assert store.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert reclaim_free_pages(store.conn, min_bytes=0) == 0  # nothing left to give back
+    assert (tmp_path / "dowse.sqlite3-wal").stat().st_size == 0
+    store.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+    hits = store.conn.execute(
+        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH 'lindqvorn'").fetchall()
+    assert len(hits) == 1

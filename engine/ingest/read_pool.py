@@ -1,0 +1,128 @@
+"""Extraction children side by side: the next files are read while this one is recorded.
+
+Each child is an IsolatedExtractor (its own time and memory limits) running
+engine/ingest/read_child.py. The indexer says which files come next (`prefetch`); `read`
+then takes a file's result, or reads it now. A result is used only if the file's stat is
+the one it had when its read began: a file saved meanwhile is read again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import stat
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from engine.config import Config
+from engine.extract import Extracted
+from engine.extract.isolated import IsolatedExtractor
+from engine.extract.known_members import KnownMembers
+from engine.ingest.read_child import ReadRequest
+
+log = logging.getLogger(__name__)
+
+MAX_WORKERS = 4
+# Files read ahead per child: enough that a child never waits for the recorder.
+AHEAD_PER_WORKER = 2
+_Stat = tuple[int, int, int, int, int]  # inode, size, mtime, ctime, mode
+Source = Path | KnownMembers  # what the child is sent for a file (engine/ingest/read_child.py)
+
+
+def worker_count(config: Config) -> int:
+    configured = config.extract.workers
+    return configured if configured > 0 else min(os.cpu_count() or 1, MAX_WORKERS)
+
+
+class ReadPool:
+    def __init__(self, config: Config, model_dir: Path, workers: int | None = None) -> None:
+        extract = config.extract
+        self._config = config
+        self._model_dir = str(model_dir)
+        self._max_bytes = extract.max_file_bytes
+        self.size = workers or worker_count(config)
+        self._free: queue.SimpleQueue[IsolatedExtractor] = queue.SimpleQueue()
+        self._children = [
+            IsolatedExtractor(
+                extract.timeout_seconds, extract.max_file_bytes,
+                target="engine.ingest.read_child:read_and_cut",
+                max_memory=extract.max_memory_bytes,
+            )
+            for _ in range(self.size)
+        ]
+        for child in self._children:
+            self._free.put(child)
+        self._threads: ThreadPoolExecutor | None = None
+        self._ahead: dict[str, tuple[_Stat | None, Future[Extracted]]] = {}
+
+    @property
+    def pids(self) -> list[int]:
+        return [c.pid for c in self._children if c.pid is not None]
+
+    def prefetch(self, sources: Iterable[Source]) -> None:
+        """Start reading the files that come next, up to AHEAD_PER_WORKER per child."""
+        for source in sources:
+            if len(self._ahead) >= self.size * AHEAD_PER_WORKER:
+                return
+            path = _path_of(source)
+            if str(path) in self._ahead:
+                continue
+            st = _stat(path)
+            # Only what the checks would let through: never a FIFO, a device, an oversize file.
+            if st is None or not stat.S_ISREG(st[4]) or st[1] > self._max_bytes:
+                continue
+            self._ahead[str(path)] = (st, self._pool().submit(self._read, source))
+
+    def read(self, source: Source) -> Extracted:
+        """The file extracted and cut: read ahead if it was and is unchanged since, else now."""
+        path = _path_of(source)
+        ahead = self._ahead.pop(str(path), None)
+        if ahead is not None:
+            before, future = ahead
+            if before is not None and before == _stat(path):
+                return future.result()
+            future.cancel()  # changed since its read began: read it again
+        return self._read(source)
+
+    def forget(self, keep: Iterable[Path] = ()) -> None:
+        """Drop files read ahead that will not be asked for (a batch ended)."""
+        kept = {str(p) for p in keep}
+        for key in [k for k in self._ahead if k not in kept]:
+            self._ahead.pop(key)[1].cancel()
+
+    def close(self) -> None:
+        self.forget()
+        if self._threads is not None:
+            self._threads.shutdown(wait=True, cancel_futures=True)
+            self._threads = None
+        for child in self._children:
+            child.close()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.size, thread_name_prefix="dowse-read")
+        return self._threads
+
+    def _read(self, source: Source) -> Extracted:
+        request = ReadRequest(
+            source, self._model_dir, self._config.chunk, self._config.extract.timeout_seconds
+        )
+        child = self._free.get()
+        try:
+            return child.call(request)
+        finally:
+            self._free.put(child)
+
+
+def _stat(path: Path) -> _Stat | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+
+
+def _path_of(source: Source) -> Path:
+    return source.path if isinstance(source, KnownMembers) else source

@@ -1,0 +1,3 @@
+"""The search modes, in a module of their own so the command line can parse without the store."""
+
+MODES = ("hybrid", "semantic", "keyword")
