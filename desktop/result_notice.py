@@ -12,6 +12,8 @@ def notice_for(response: dict[str, Any]) -> str:
     parts = []
     if not response.get("confident", True):
         parts.append("No confident match — these are the closest passages.")
+    if response.get("not_ready"):
+        parts.append("Finding by meaning is still starting; these are keyword results for now.")
     coverage = response.get("semantic_coverage")
     if isinstance(coverage, int | float) and coverage < 1.0:
         parts.append(f"Meaning is still being indexed ({coverage:.0%} of passages so far); "

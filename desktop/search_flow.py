@@ -17,6 +17,9 @@ SEARCH_DEBOUNCE_MS = 40  # typing pauses shorter than this do not send a search
 # Explanations (a forward pass over the top passages, ~200 ms on a 2-core CPU) are asked for
 # once typing pauses this long, so they never hold up the next keystroke's search.
 EXPLAIN_AFTER_MS = 250
+# An answer given by keywords alone while the engine's semantic side was still starting
+# ("not_ready") is asked again this often until the whole answer comes.
+NOT_READY_RETRY_MS = 1500
 
 
 class SearchFlow(QObject):
@@ -41,6 +44,9 @@ class SearchFlow(QObject):
 
         self._debounce = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS)
         self._explain_timer = QTimer(self, singleShot=True, interval=EXPLAIN_AFTER_MS)
+        self._not_ready_timer = QTimer(self, singleShot=True, interval=NOT_READY_RETRY_MS)
+        self._not_ready_timer.timeout.connect(self.search_now)
+        link.model_ready.connect(self._on_link_model_ready)
         search_box.textChanged.connect(self._on_search_box_text_changed)
         filters.changed.connect(self.search_now)
         self._debounce.timeout.connect(self.search_now)
@@ -94,6 +100,13 @@ class SearchFlow(QObject):
             return  # an older answer overtaken by a newer query
         if response.get("query", "").strip() != self._search_box.text().strip():
             return
-        if response.get("results") and response.get("mode") != "keyword":
+        if response.get("not_ready"):
+            self._not_ready_timer.start()  # keywords for now; the whole answer once it can come
+        elif response.get("results") and response.get("mode") != "keyword":
             self._explain_timer.start()
         emit_signal(self.answered, request_id, response)
+
+    def _on_link_model_ready(self, _model: str, _device: str, _precision: str) -> None:
+        if self._not_ready_timer.isActive():
+            self._not_ready_timer.stop()
+            self.search_now()

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 MAX_WORKERS = 4
 # Files read ahead per child: enough that a child never waits for the recorder.
 AHEAD_PER_WORKER = 2
+# Only files up to this size are read ahead: a read-ahead result waits in this process, and a
+# few large ones at once (their text, their passages) would add up to gigabytes. Larger files
+# are read when their turn comes, one at a time.
+AHEAD_MAX_BYTES = 4 * 1024 * 1024
 _Stat = tuple[int, int, int, int, int]  # inode, size, mtime, ctime, mode
 Source = Path | KnownMembers  # what the child is sent for a file (engine/ingest/read_child.py)
 
@@ -41,7 +45,6 @@ class ReadPool:
         extract = config.extract
         self._config = config
         self._model_dir = str(model_dir)
-        self._max_bytes = extract.max_file_bytes
         self.size = workers or worker_count(config)
         self._free: queue.SimpleQueue[IsolatedExtractor] = queue.SimpleQueue()
         self._children = [
@@ -71,7 +74,7 @@ class ReadPool:
                 continue
             st = _stat(path)
             # Only what the checks would let through: never a FIFO, a device, an oversize file.
-            if st is None or not stat.S_ISREG(st[4]) or st[1] > self._max_bytes:
+            if st is None or not stat.S_ISREG(st[4]) or st[1] > AHEAD_MAX_BYTES:
                 continue
             self._ahead[str(path)] = (st, self._pool().submit(self._read, source))
 
