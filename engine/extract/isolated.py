@@ -183,9 +183,6 @@ class IsolatedExtractor:
 
     def call(self, request: object) -> Extracted:
         """Like extract(), for a target that takes another picklable request than a path."""
-        return self._call(request)
-
-    def _call(self, request: object) -> Extracted:
         with self._lock:
             if self._process is not None and not self._process.is_alive():
                 self._stop(kill=False)  # died while idle, killed from outside: not this file
