@@ -169,31 +169,6 @@ class SemanticIndex:
             log.info("the vector index reached %d passages: projecting it", len(self.index))
             self._open()
 
-    def embed_missing(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Embed passages stored without a vector (a keyword-only index, or a new model)."""
-        count_sql = "SELECT COUNT(*) FROM chunks WHERE vector IS NULL"
-        total = int(self.store.conn.execute(count_sql).fetchone()[0])
-        done = 0
-        while True:
-            rows = self.store.conn.execute(
-                "SELECT id, text FROM chunks WHERE vector IS NULL ORDER BY id LIMIT 512"
-            ).fetchall()
-            if not rows:
-                break
-            ids = [int(r[0]) for r in rows]
-            vectors = self.encoder.encode_passages([str(r[1]) for r in rows])
-            with self.store.transaction() as conn:
-                conn.executemany(
-                    "UPDATE chunks SET vector = ? WHERE id = ?",
-                    [(to_blob(v), i) for i, v in zip(ids, vectors, strict=True)],
-                )
-            self.apply([], ids, vectors)
-            done += len(ids)
-            if progress:
-                progress(done, total)
-        self.checkpoint()
-        return done
-
     # -- searching (SemanticSide) -----------------------------------------------------------
 
     def query_vector(self, query: str) -> np.ndarray:

@@ -49,7 +49,6 @@ def load_semantic(
         try:
             semantic = SemanticIndex(store, encoder, data_dir, config.index)
             encoder.wait_ready()
-            semantic.embed_missing()
         except BaseException:
             store.close()
             raise

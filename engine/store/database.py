@@ -270,15 +270,6 @@ class Store:
             buffer[int(start) : int(end)] = list(str(text))[: int(end) - int(start)]
         return "".join(buffer)
 
-    def old_vectors(self, path: str) -> dict[str, bytes]:
-        """Stored vectors of the passages a file had, by passage text, for reuse on re-index."""
-        rows = self.conn.execute(
-            "SELECT c.text, c.vector FROM chunks c JOIN files f ON f.id = c.file_id"
-            " WHERE f.path = ? AND c.vector IS NOT NULL",
-            (path_to_db(path),),
-        )
-        return {str(r[0]): bytes(r[1]) for r in rows}
-
     def record_file(
         self,
         *,
