@@ -202,33 +202,26 @@ class MeaningStage:
         return _Batch(rows, [t for t in texts if t not in known], None)
 
     def _write(self, batch: _Batch, vectors: np.ndarray | None) -> int:
-        by_text: dict[str, bytes] = {}
-        fresh: dict[str, np.ndarray] = {}
+        # Each text's stored blob and its vector for the HNSW index: the batch's own, then
+        # those of texts embedded meanwhile elsewhere (another batch, another file).
+        blobs: dict[str, bytes] = {}
+        unit: dict[str, np.ndarray] = {}
         if vectors is not None and batch.texts:
-            fresh = dict(zip(batch.texts, vectors, strict=True))
             columns = self.vectors.vector_column(vectors)
-            by_text = {t: bytes(c["vector"]) for t, c in zip(batch.texts, columns, strict=True)}
-        # Texts embedded meanwhile elsewhere (another batch, another file): their vectors.
-        missing = {r.text for r in batch.rows if r.text not in by_text}
+            blobs = {t: bytes(c["vector"]) for t, c in zip(batch.texts, columns, strict=True)}
+            unit = dict(zip(batch.texts, vectors, strict=True))
+        missing = {r.text for r in batch.rows if r.text not in blobs}
         reused = stored_vectors(self.store.conn, missing) if missing else {}
-        rows = [
-            (r.id, r.text, by_text.get(r.text) or reused[r.text])
-            for r in batch.rows
-            if r.text in by_text or r.text in reused
-        ]
+        if reused:
+            unit.update(zip(reused, self.vectors.blob_vectors(list(reused.values())), strict=True))
+            blobs.update(reused)
+        rows = [(r.id, r.text, blobs[r.text]) for r in batch.rows if r.text in blobs]
         with self.store.transaction() as conn:
             written = set(write_vectors(conn, rows))
-        ids = [r.id for r in batch.rows if r.id in written]
+        kept = [r for r in batch.rows if r.id in written]
+        ids = [r.id for r in kept]
         if ids:
-            stacked = [
-                fresh[r.text] if r.text in fresh else None for r in batch.rows if r.id in written
-            ]
-            if any(v is None for v in stacked):
-                blobs = [reused[r.text] for r in batch.rows if r.id in written
-                         and r.text not in fresh]
-                from_blobs = iter(self.vectors.blob_vectors(blobs))
-                stacked = [v if v is not None else next(from_blobs) for v in stacked]
-            self.vectors.apply([], ids, np.stack([np.asarray(v) for v in stacked]))
+            self.vectors.apply([], ids, np.stack([np.asarray(unit[r.text]) for r in kept]))
         self._since_checkpoint += len(ids)
         if self._since_checkpoint >= CHECKPOINT_PASSAGES:
             self.vectors.checkpoint()  # a save point (and where a growing graph is projected)
