@@ -78,14 +78,10 @@ class ReadPool:
         self._threads: ThreadPoolExecutor | None = None
         self._ahead: dict[str, tuple[_Stat | None, Future[Extracted]]] = {}
 
-    @property
-    def pids(self) -> list[int]:
-        return [c.pid for c in self._children if c.pid is not None]
-
     def prefetch(self, sources: Iterable[Source]) -> None:
         """Start reading the files that come next, up to AHEAD_PER_WORKER per child."""
         for source in sources:
-            if len(self._ahead) >= self.size * AHEAD_PER_WORKER:
+            if len(self._ahead) >= self.size * AHEAD_PER_WORKER and not self._drop_unclaimed():
                 return
             path = _path_of(source)
             if str(path) in self._ahead:
@@ -107,14 +103,19 @@ class ReadPool:
             future.cancel()  # changed since its read began: read it again
         return self._read(source)
 
-    def forget(self, keep: Iterable[Path] = ()) -> None:
-        """Drop files read ahead that will not be asked for (a batch ended)."""
-        kept = {str(p) for p in keep}
-        for key in [k for k in self._ahead if k not in kept]:
-            self._ahead.pop(key)[1].cancel()
+    def _drop_unclaimed(self) -> bool:
+        """Make room by dropping the oldest result nobody asked for: a file read ahead that
+        the indexer then found unchanged, or that left the batch. False if all are in flight."""
+        for key, (_, future) in self._ahead.items():
+            if future.done():
+                del self._ahead[key]
+                return True
+        return False
 
     def close(self) -> None:
-        self.forget()
+        for _, future in self._ahead.values():
+            future.cancel()
+        self._ahead.clear()
         if self._threads is not None:
             self._threads.shutdown(wait=True, cancel_futures=True)
             self._threads = None
