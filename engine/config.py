@@ -150,6 +150,9 @@ class IndexConfig:
     # the projection is refitted, and the graph rebuilt at the next start, once the index
     # has grown `refit_growth` times (engine/vectors/compact.py, bench/vector_memory_study.py).
     reduced_dim: int = 128
+    # The projected graph's M: at 128 dimensions M=16 kept recall@10 (0.9923 against 0.9926
+    # at M=32, pool 300) at 660 bytes a passage against 788 (BENCHMARKS.md, vector-memory).
+    reduced_m: int = 16
     reduce_from: int = 20_000
     rescore: int = 300
     refit_growth: float = 4.0

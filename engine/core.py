@@ -59,6 +59,30 @@ class Engine:
             self._semantic = SemanticIndex(self.store, encoder, self.data_dir, self.config.index)
         return self._semantic
 
+    def semantic_loading_later(self) -> SemanticIndex:
+        """The vector index now, its model on first use (engine/embed/lazy.py): `dowse index`
+        starts on the words while the meaning phase's thread loads the model."""
+        if self._semantic is None:
+            from engine.embed.lazy import LazyEncoder
+            from engine.embed.transformer import load_encoder
+            from engine.search.semantic import SemanticIndex
+
+            config, cache = self.config.embed, self.data_dir / "cache"
+            encoder = LazyEncoder(
+                lambda: load_encoder(config, cache), resolve_model_dir(config.model_path)
+            )
+            self._semantic = SemanticIndex(self.store, encoder, self.data_dir, self.config.index)
+        return self._semantic
+
+    def loaded_model(self) -> str | None:
+        """"name, where it runs" of the model once it is loaded; None before."""
+        if self._semantic is None:
+            return None
+        encoder = self._semantic.encoder
+        if not getattr(encoder, "loaded", True):
+            return None
+        return f"{encoder.name}, {encoder.describe()}"
+
     def index(
         self,
         folders: Sequence[Path],
@@ -67,7 +91,7 @@ class Engine:
     ) -> IndexSummary:
         # Passages an earlier run left without a vector (a keyword-only run, a killed one)
         # are embedded by the meaning phase with the new ones.
-        vectors = None if keyword_only else self.semantic
+        vectors = None if keyword_only else self.semantic_loading_later()
         # Extraction runs in child processes with a time limit per file (a pathological PDF
         # cannot hang us); pictures of pages are read by OCR after every text-bearing file.
         summary = index_folders_with_ocr(

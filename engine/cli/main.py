@@ -47,12 +47,18 @@ def _known_failure(exc: Exception, args: argparse.Namespace) -> int:
     """Say what went wrong in one line, with its exit status; re-raise a bug. The error
     classes are imported here: a search through the engine never loads the store or numpy."""
     from engine.cli.faults import describe_fault
+    from engine.embed.lazy import ModelLoadError
     from engine.embed.model_dir import ModelNotFoundError
     from engine.search.semantic import ModelMismatchError
     from engine.store import DatabaseCorruptError, SchemaTooNewError
 
     if isinstance(exc, ModelMismatchError | ModelNotFoundError | SchemaTooNewError):
         print(f"dowse: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(exc, ModelLoadError):
+        print(f"dowse: {exc}. Every file read so far is findable by its words; fix the model "
+              "(embed.model_path) and run the same command again to embed them.",
+              file=sys.stderr)
         return 2
     if not isinstance(exc, OSError | sqlite3.Error | DatabaseCorruptError):
         raise exc
@@ -148,13 +154,13 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
         engine.forget_vectors()
     progress = ProgressBar() if sys.stderr.isatty() else None
     if not args.keyword_only:
-        if progress:
-            print("Loading the model…", end="\r", file=sys.stderr, flush=True)
-        encoder = engine.semantic.encoder  # loaded here so a bad model fails before any work
-        if progress:
-            print(f"Model: {encoder.name}, {encoder.describe()}", file=sys.stderr)
+        # A missing model folder or one the index was not built with fails here, before any
+        # work; the weights load on the meaning phase's thread while the words go in.
+        engine.semantic_loading_later()
     summary = engine.index(folders, progress, keyword_only=args.keyword_only)
     print_summary(summary, sys.stdout)
+    if progress and engine.loaded_model():
+        print(f"Model: {engine.loaded_model()}", file=sys.stderr)
     return 0
 
 

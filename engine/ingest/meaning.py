@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.embed.lazy import ModelLoadError
 from engine.ingest.outcomes import IndexProgress, IndexSummary
 from engine.ingest.reading import is_storage_fault
 from engine.ingest.recorder import PassageVectors
@@ -173,8 +174,8 @@ class MeaningStage:
     def _isolate(self, batch: _Batch, exc: Exception) -> np.ndarray | None:
         """The encoder refused a batch: embed its texts one by one. A text it refuses alone
         stays without a vector (findable by its words) and is not tried again this run."""
-        if is_storage_fault(exc):
-            raise exc
+        if is_storage_fault(exc) or isinstance(exc, ModelLoadError):
+            raise exc  # every later batch would fail alike: nothing to isolate
         log.warning("embedding %d passages at once failed (%s); one by one", len(batch.texts), exc)
         good: list[str] = []
         vectors: list[np.ndarray] = []

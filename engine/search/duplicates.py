@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.store.vector_blobs import decode_vectors
+
 NEAR_COSINE = 0.7
 NEAR_OVERLAP = 0.5
 SHINGLE = 3
@@ -88,8 +90,9 @@ def stored_vectors(
     conn: sqlite3.Connection, chunk_ids: Sequence[int] = (), file_id: int | None = None,
     limit: int = 0,
 ) -> dict[int, np.ndarray]:
-    """Unit vectors of the passages that have one (float16 blobs in `chunks.vector`): those
-    of `chunk_ids`, or the first `limit` passages of file `file_id`."""
+    """Unit vectors of the passages that have one (`chunks.vector`, read through
+    engine/store/vector_blobs.py): those of `chunk_ids`, or the first `limit` passages of
+    file `file_id`."""
     if file_id is not None:
         rows = conn.execute(
             "SELECT id, vector FROM chunks WHERE file_id = ? AND vector IS NOT NULL"
@@ -106,10 +109,11 @@ def stored_vectors(
             ).fetchall()
     if not rows:
         return {}
-    matrix = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype=np.float16)
-    matrix = matrix.reshape(len(rows), -1).astype(np.float32)
+    known = conn.execute("SELECT value FROM meta WHERE key = 'model_dim'").fetchone()
+    blobs = [bytes(r[1]) for r in rows]
+    dim = int(known[0]) if known else len(blobs[0]) // 2  # no model recorded: float16
+    matrix = decode_vectors(blobs, dim)
     norms = np.linalg.norm(matrix, axis=1)
-    matrix /= np.maximum(norms, 1e-12)[:, None]
     return {int(r[0]): matrix[i] for i, r in enumerate(rows) if norms[i] > 0}
 
 

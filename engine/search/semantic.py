@@ -16,6 +16,7 @@ from engine.embed.base import Encoder
 from engine.search.explain import explain_passages
 from engine.search.explanation import Explanation
 from engine.store import Store
+from engine.store.vector_blobs import decode_vectors, encode_vectors
 from engine.vectors import VECTORS_FILE_NAME as VECTORS_FILE_NAME  # where it always was
 from engine.vectors.compact import open_compact
 from engine.vectors.projection import Projection
@@ -43,16 +44,13 @@ class ModelMismatchError(RuntimeError):
 
 
 def to_blob(vector: np.ndarray) -> bytes:
-    return np.asarray(vector, dtype=np.float16).tobytes()
+    """One vector as `chunks.vector` keeps it (engine/store/vector_blobs.py)."""
+    return encode_vectors(np.asarray(vector)[None])[0]
 
 
 def from_blobs(blobs: Sequence[bytes], dim: int) -> np.ndarray:
-    if not blobs:
-        return np.empty((0, dim), dtype=np.float32)
-    vectors = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), dim)
-    vectors = vectors.astype(np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)  # type: ignore[no-any-return]
+    """Unit float32 vectors from stored blobs, in order."""
+    return decode_vectors(blobs, dim)
 
 
 class SemanticIndex:
@@ -146,7 +144,7 @@ class SemanticIndex:
         return self.encoder.encode_passages(texts)
 
     def vector_column(self, vectors: np.ndarray) -> list[dict[str, Any]]:
-        return [{"vector": to_blob(v)} for v in vectors]
+        return [{"vector": blob} for blob in encode_vectors(vectors)]
 
     def blob_vectors(self, blobs: Sequence[bytes]) -> np.ndarray:
         return from_blobs(blobs, self.dim)

@@ -227,7 +227,8 @@ class IndexWorker:
             if self._database_sound():
                 for folder_id, path, _state in self.store.folders():
                     self._watch(folder_id, Path(path))
-                self.activity = "loading model"
+                if self.activity != "failed":  # the loader may have failed already
+                    self.activity = "loading model"
                 work_through_full_disks(self._work, self.health, self._inbox, self._wait_for_space)
         except Exception as exc:
             if not is_corruption(exc):

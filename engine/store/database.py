@@ -311,23 +311,7 @@ class Store:
                 )
                 removed = _chunk_ids_of(conn, [file_id])
                 conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
-            added: list[int] = []
-            for i, chunk in enumerate(chunks):
-                extra = extra_columns[i] if extra_columns else {}
-                columns = ["file_id", "ordinal", "start", '"end"', "page", "heading", "text"]
-                values: list[Any] = [
-                    file_id, chunk.ordinal, chunk.start, chunk.end,
-                    chunk.page, chunk.heading, chunk.text,
-                ]
-                for key, value in [*extra.items(), ("boxes", chunk.boxes)]:
-                    columns.append(key)
-                    values.append(value)
-                cur = conn.execute(
-                    f"INSERT INTO chunks({', '.join(columns)}) "
-                    f"VALUES ({', '.join('?' * len(values))})",
-                    values,
-                )
-                added.append(int(cur.lastrowid or 0))
+            added = _insert_chunks(conn, file_id, chunks, extra_columns)
             if added:
                 conn.execute(NEIGHBOUR_FTS_ROWS, (file_id,))
                 conn.execute(FILE_FTS_ROW, (file_id,))
@@ -360,6 +344,31 @@ class Store:
 
 def _file_row(row: Sequence[Any]) -> FileRow:
     return FileRow(int(row[0]), int(row[1]), path_from_db(row[2]), *row[3:])
+
+
+def _insert_chunks(
+    conn: sqlite3.Connection, file_id: int, chunks: Sequence[ChunkRow],
+    extra_columns: Sequence[dict[str, Any]] | None,
+) -> list[int]:
+    """Insert a file's passages (its old ones are gone) in one statement; their new ids, in
+    the order of `chunks`."""
+    if not chunks:
+        return []
+    extras = list(extra_columns) if extra_columns else [{} for _ in chunks]
+    keys = list(extras[0])
+    if any(list(e) != keys for e in extras):
+        raise ValueError("every passage must have the same extra columns")
+    columns = ["file_id", "ordinal", "start", '"end"', "page", "heading", "text", "boxes", *keys]
+    conn.executemany(
+        f"INSERT INTO chunks({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [
+            (file_id, c.ordinal, c.start, c.end, c.page, c.heading, c.text, c.boxes,
+             *(e[k] for k in keys))
+            for c, e in zip(chunks, extras, strict=True)
+        ],
+    )
+    ids = dict(conn.execute("SELECT ordinal, id FROM chunks WHERE file_id = ?", (file_id,)))
+    return [int(ids[c.ordinal]) for c in chunks]
 
 
 def _chunk_ids_of(conn: sqlite3.Connection, file_ids: Sequence[int]) -> list[int]:

@@ -10,6 +10,7 @@ query, from the stored vectors (bench/vector_memory_study.py measured the trade)
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -145,6 +146,8 @@ def open_compact(
     strict = _strict(fetch)
     graph_dim = projection.reduced if projection is not None else dim
     unit = projection is None
+    if projection is not None:  # the projected graph's own M (IndexConfig.reduced_m)
+        config = dataclasses.replace(config, m=config.reduced_m)
 
     def fetch_graph(labels: Sequence[int]) -> npt.ArrayLike:
         vectors = _unit(strict(labels))

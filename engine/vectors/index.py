@@ -71,9 +71,9 @@ class VectorIndex:
         info = read_hnsw_file(path)
         if info.dim != dim:
             raise IndexMismatchError(f"{path} holds {info.dim}-d vectors, expected {dim}")
-        # hnswlib stores ef_construction raised to at least M.
-        expected = (config.m, max(config.ef_construction, config.m))
-        if (info.m, info.ef_construction) != expected:
+        # hnswlib stores ef_construction raised to at least M. A file's own M is kept: a
+        # graph made before a change of the default (IndexConfig.reduced_m) stays usable.
+        if info.ef_construction != max(config.ef_construction, info.m):
             raise IndexMismatchError(
                 f"{path} was built with M={info.m}, ef_construction={info.ef_construction}"
             )

@@ -31,11 +31,16 @@ def _vectors(engine: Engine, path: Path) -> list[bytes]:
     return [bytes(r[0]) for r in rows]
 
 
-def test_a_file_is_found_by_its_words_before_its_meaning(tmp_path: Path) -> None:
+def _lantern_and_orchard(tmp_path: Path) -> Path:
     root = tmp_path / "docs"
     root.mkdir()
     write_txt(root / "lantern.txt", LANTERN)
     write_txt(root / "orchard.txt", ORCHARD)
+    return root
+
+
+def test_a_file_is_found_by_its_words_before_its_meaning(tmp_path: Path) -> None:
+    root = _lantern_and_orchard(tmp_path)
     engine = Engine(tmp_path / "data")
     try:
         # The words phase alone: the indexer records, nothing drives the meaning phase.
@@ -120,3 +125,36 @@ def test_a_passage_the_encoder_refuses_stays_findable_by_its_words(tmp_path: Pat
         assert hits[0].best.path == str(root / "bad.txt")
     finally:
         engine.close()
+
+
+def test_a_model_that_cannot_load_stops_the_meaning_phase_not_the_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dowse index` loads the model on the meaning phase's thread, after the words started:
+    a model that fails there stops the run with that error, every file is kept findable by
+    its words, and no passage is marked as refused (a later run embeds them all)."""
+    import engine.embed.transformer as transformer
+    from engine.embed.lazy import ModelLoadError
+
+    def broken(*_: object) -> None:
+        raise OSError("model.safetensors: truncated")
+
+    monkeypatch.setattr(transformer, "load_encoder", broken)
+    root = _lantern_and_orchard(tmp_path)
+    engine = Engine(tmp_path / "data")
+    try:
+        with pytest.raises(ModelLoadError, match="truncated"):
+            engine.index([root])
+        conn = engine.store.conn
+        assert pending_count(conn) == passage_count(conn) == 2
+        hits = engine.search("copper lantern", mode="keyword").results
+        assert hits[0].best.path == str(root / "lantern.txt")
+    finally:
+        engine.close()
+    monkeypatch.undo()
+    again = Engine(tmp_path / "data")
+    try:
+        summary = again.index([root])
+        assert summary.embedded == 2 and pending_count(again.store.conn) == 0
+    finally:
+        again.close()

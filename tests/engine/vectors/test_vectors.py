@@ -347,7 +347,7 @@ def _wrong_dim(path: Path) -> None:
 
 def _other_graph_params(path: Path) -> None:
     stored = _store(300)
-    index = VectorIndex(path, 16, IndexConfig(m=12, ef_construction=64, ef=32))
+    index = VectorIndex(path, 16, IndexConfig(m=8, ef_construction=100, ef=32))
     index.add(range(300), np.stack(list(stored.values())))
     index.save()
 
@@ -527,3 +527,14 @@ def test_rwlock_lets_readers_share_and_a_waiting_writer_go_first() -> None:
         ["first reader out", "writer", "late reader"],
         ["writer", "first reader out", "late reader"],
     )
+
+
+def test_a_graph_made_with_another_m_is_kept(tmp_path: Path) -> None:
+    """A change of the default M (IndexConfig.reduced_m) does not rebuild existing graphs."""
+    stored = _store(300)
+    path = tmp_path / "v.hnsw"
+    index = VectorIndex(path, 16, IndexConfig(m=12, ef_construction=64, ef=32))
+    index.add(range(300), np.stack(list(stored.values())))
+    index.save()
+    reopened, report = open_or_rebuild(path, 16, SMALL, set(stored), Fetcher(stored))
+    assert not report.rebuilt and len(reopened) == 300
