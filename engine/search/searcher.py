@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -13,11 +12,14 @@ from engine.search.coverage import SemanticCoverage
 from engine.search.documents import DOCUMENT_POOL, DOCUMENT_WEIGHT, with_documents
 from engine.search.duplicates import Copy, CopyFinder, passage_texts, stored_vectors
 from engine.search.explanation import Explanation
+from engine.search.filters import RUN_SHARE, allowed_chunks, id_runs, last_id
+from engine.search.filters import SearchFilters as SearchFilters  # kept here for its importers
 from engine.search.fusion import SEMANTIC_WEIGHT, fuse_parts
 from engine.search.modes import MODES as MODES  # kept here for its importers
 from engine.store import Store
 from engine.store.keyword import document_search, keyword_search, matched_spans
-from engine.store.paths import path_from_db, path_to_db, prefix_params, prefix_sql
+from engine.store.paths import path_from_db
+from engine.store.pending_vectors import passage_count
 
 # Explanations come with the first ten results: one batched forward pass for all of them.
 EXPLAINED = 10
@@ -46,41 +48,6 @@ class SemanticSide(Protocol):
 
     # Below this best-passage cosine the engine says it found no confident match.
     confidence_threshold: float
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    folders: tuple[str, ...] = ()
-    suffixes: tuple[str, ...] = ()  # ".pdf", ".md", … (case-insensitive)
-    modified_after: float | None = None  # unix time
-    modified_before: float | None = None
-
-    def sql(self) -> tuple[str, tuple[object, ...]]:
-        """A WHERE fragment over the `files` row `f`, and its parameters."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if self.folders:
-            parts = []
-            for folder in self.folders:
-                folder = os.path.abspath(folder).rstrip(os.sep)
-                parts.append(f"(f.path = ? OR {prefix_sql('f.path')})")
-                params.extend([path_to_db(folder), *prefix_params(folder)])
-            clauses.append("(" + " OR ".join(parts) + ")")
-        if self.suffixes:
-            parts = []
-            for suffix in self.suffixes:
-                suffix = "." + suffix.lower().lstrip(".")
-                parts.append("lower(f.path) LIKE ? ESCAPE '\\'")
-                params.append("%" + suffix.replace("\\", "\\\\").replace("%", "\\%")
-                              .replace("_", "\\_"))
-            clauses.append("(" + " OR ".join(parts) + ")")
-        if self.modified_after is not None:
-            clauses.append("f.mtime >= ?")
-            params.append(self.modified_after)
-        if self.modified_before is not None:
-            clauses.append("f.mtime <= ?")
-            params.append(self.modified_before)
-        return " AND ".join(clauses), tuple(params)
 
 
 @dataclass(frozen=True)
@@ -160,6 +127,19 @@ class Searcher:
         filters = filters or SearchFilters()
         where, params = filters.sql()
         depth = max(self.candidates, k * 4)
+        # A filter is resolved once, through files.path's index (engine/search/filters.py):
+        # the allowed passages, and the runs of chunk and file ids the keyword side scans.
+        allowed: tuple[list[int], list[int]] | None = None
+        chunk_runs: list[tuple[int, int]] | None = None
+        file_runs: list[tuple[int, int]] | None = None
+        if where:
+            last = last_id(self.store.conn, "chunks")
+            # The keyword side alone needs the ids only while they are few enough for runs.
+            at_most = int(RUN_SHARE * last) if mode == "keyword" else None
+            allowed = allowed_chunks(self.store.conn, where, params, at_most)
+            if allowed is not None:
+                chunk_runs = id_runs(allowed[0], last)
+                file_runs = id_runs(allowed[1], last_id(self.store.conn, "files"))
 
         keyword: dict[int, tuple[float, int]] = {}
         keyword_pool: dict[int, float] = {}
@@ -171,13 +151,15 @@ class Searcher:
             # about the same as the first hundred: the extra ones give semantic candidates
             # their exact keyword score without a second FTS5 scan (which cost ~50 ms).
             pool = depth if mode == "keyword" else max(depth, KEYWORD_SCORE_POOL)
-            hits = keyword_search(self.store.conn, query, pool, where, params)
+            hits = keyword_search(self.store.conn, query, pool, where, params, chunk_runs)
             keyword = {h.chunk_id: (h.score, h.rank) for h in hits[:depth]}
             keyword_pool = {h.chunk_id: h.score for h in hits}
             # Past a full pool a passage scores at most the pool's last score; else it has none.
             keyword_floor = hits[-1].score if len(hits) == pool else 0.0
             if self.document_weight > 0 and hits:
-                files = document_search(self.store.conn, query, DOCUMENT_POOL, where, params)
+                files = document_search(
+                    self.store.conn, query, DOCUMENT_POOL, where, params, file_runs
+                )
                 documents = {h.chunk_id: h.score for h in files}
                 document_floor = files[-1].score if len(files) == DOCUMENT_POOL else 0.0
 
@@ -188,8 +170,7 @@ class Searcher:
         if mode in ("hybrid", "semantic") and query.strip():
             if self.semantic is None:
                 raise RuntimeError("semantic search needs an encoder and a vector index")
-            allowed = self._allowed_ids(where, params) if where else None
-            nearest = self.semantic.nearest(query, depth, allowed)
+            nearest = self.semantic.nearest(query, depth, self._allowed_set(allowed))
             semantic = {cid: (sim, rank + 1) for rank, (cid, sim) in enumerate(nearest)}
 
         rows = self.rows(list(dict.fromkeys([*keyword, *semantic])))
@@ -333,12 +314,12 @@ class Searcher:
             self.semantic.confidence_threshold
         )
 
-    def _allowed_ids(self, where: str, params: tuple[object, ...]) -> set[int] | None:
-        """Chunk ids the filters allow, or None when they allow every chunk."""
-        sql = f"SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE {where}"
-        allowed = {int(r[0]) for r in self.store.conn.execute(sql, params)}
-        total = int(self.store.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-        return None if len(allowed) == total else allowed
+    def _allowed_set(self, allowed: tuple[list[int], list[int]] | None) -> set[int] | None:
+        """The chunk ids a filter allows, or None when it allows every chunk (or has none)."""
+        if allowed is None:
+            return None
+        chunks = set(allowed[0])
+        return None if len(chunks) == passage_count(self.store.conn) else chunks
 
     def rows(
         self, chunk_ids: Sequence[int]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Words only: FTS5 operators, quotes, parentheses, NEAR(, '*', '-' and emoji all fall away,
@@ -75,8 +76,14 @@ def keyword_search(
     limit: int,
     where_sql: str = "",
     where_params: tuple[object, ...] = (),
+    runs: Sequence[tuple[int, int]] | None = None,
 ) -> list[KeywordHit]:
-    """Best passages for the query by BM25. `where_sql` filters on the `files` row `f`."""
+    """Best passages for the query by BM25. `where_sql` filters on the `files` row `f`.
+
+    `runs` (first, last chunk id ranges that hold every passage the filter allows) makes
+    FTS5 read only those ranges of the index: a folder's passages are a few such runs, and
+    joining every match in the whole index to its file cost more than ranking them.
+    """
     expression = match_expression(text)
     if expression is None or limit <= 0:
         return []
@@ -84,17 +91,16 @@ def keyword_search(
         sql = (
             f"SELECT chunks_fts.rowid, {RANK} AS rank FROM chunks_fts "
             "JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
-            f"WHERE chunks_fts MATCH ? AND {where_sql} ORDER BY rank LIMIT ?"
+            f"WHERE chunks_fts MATCH ?{{range}} AND {where_sql} ORDER BY rank LIMIT ?"
         )
     else:
         # Without a filter the join only costs: on 50k passages it doubled the query time,
         # since SQLite joins every match before sorting. Every FTS row has its chunk (triggers).
         sql = (
             f"SELECT rowid, {RANK} AS rank FROM chunks_fts "
-            "WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?"
+            "WHERE chunks_fts MATCH ?{range} ORDER BY rank LIMIT ?"
         )
-    rows = conn.execute(sql, (expression, *where_params, limit)).fetchall()
-    return [KeywordHit(int(r[0]), -float(r[1]), i + 1) for i, r in enumerate(rows)]
+    return _ranked(conn, sql, "chunks_fts.rowid", expression, where_params, limit, runs)
 
 
 def document_search(
@@ -103,9 +109,11 @@ def document_search(
     limit: int,
     where_sql: str = "",
     where_params: tuple[object, ...] = (),
+    runs: Sequence[tuple[int, int]] | None = None,
 ) -> list[KeywordHit]:
     """Best files for the query by BM25 over each file's whole text (files_fts); the hits'
-    ids are file ids. `where_sql` filters on the `files` row `f`."""
+    ids are file ids. `where_sql` filters on the `files` row `f`; `runs` are ranges of file
+    ids that hold every file it allows (as for keyword_search)."""
     expression = match_expression(text)
     if expression is None or limit <= 0:
         return []
@@ -113,9 +121,33 @@ def document_search(
     where = f" AND {where_sql}" if where_sql else ""
     sql = (
         f"SELECT files_fts.rowid, bm25(files_fts) AS rank FROM files_fts {join}"
-        f"WHERE files_fts MATCH ?{where} ORDER BY rank LIMIT ?"
+        f"WHERE files_fts MATCH ?{{range}}{where} ORDER BY rank LIMIT ?"
     )
-    rows = conn.execute(sql, (expression, *where_params, limit)).fetchall()
+    return _ranked(conn, sql, "files_fts.rowid", expression, where_params, limit, runs)
+
+
+def _ranked(
+    conn: sqlite3.Connection,
+    sql: str,
+    column: str,
+    expression: str,
+    where_params: tuple[object, ...],
+    limit: int,
+    runs: Sequence[tuple[int, int]] | None,
+) -> list[KeywordHit]:
+    """Run `sql` (its `{range}` marks where a rowid range goes) over the whole index, or over
+    each of `runs` and merge: BM25's statistics are the whole index's either way, so the
+    scores of separate runs compare, and the merged top `limit` is the same."""
+    if runs is None:
+        whole = sql.replace("{range}", "")
+        rows = conn.execute(whole, (expression, *where_params, limit)).fetchall()
+    else:
+        ranged = sql.replace("{range}", f" AND {column} BETWEEN ? AND ?")
+        rows = []
+        for first, last in runs:
+            rows += conn.execute(ranged, (expression, first, last, *where_params, limit))
+        rows.sort(key=lambda r: (float(r[1]), int(r[0])))
+        rows = rows[:limit]
     return [KeywordHit(int(r[0]), -float(r[1]), i + 1) for i, r in enumerate(rows)]
 
 
