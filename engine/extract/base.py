@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ class Extracted:
     # The passages' (start, end) spans when the extraction child also cut the text
     # (engine/ingest/read_child.py), so the indexing process need not tokenize it again.
     cut: tuple[tuple[int, int], ...] | None = None
+    # With `cut`: each passage's word-piece ids where the child knew them (an array of
+    # ints, or None), for the encoder to reuse (engine/ingest/token_ids.py).
+    cut_ids: tuple[Any, ...] | None = None
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding the character at `offset`, or None for unpaged formats."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import re
 import time
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,10 @@ class Passage:
     text: str  # == doc.text[start:end]
     page: int | None
     heading: str | None  # nearest heading at or before start
+    # Its word pieces without special tokens, as tokenizing it alone gives them, when known
+    # from its page's tokenization (every passage cut at white space): the encoder reuses
+    # them (TokenIds). Not part of what a passage is: left out of comparisons.
+    ids: array[int] | None = field(default=None, compare=False, repr=False)
 
 
 class PassageTokenizer:
@@ -96,11 +101,15 @@ class PassageTokenizer:
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span of each word piece, without special tokens or truncation."""
+        return self.encode(text)[1]
+
+    def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """The word pieces' ids and character spans, without special tokens or truncation."""
         try:
             encoding = self._backend.encode(text, add_special_tokens=False)
         except TypeError:  # a lone surrogate (from surrogateescape decoding) cannot be encoded
             encoding = self._backend.encode(_no_surrogates(text), add_special_tokens=False)
-        return list(encoding.offsets)
+        return encoding.ids, encoding.offsets
 
     def count(self, text: str) -> int:
         """Word pieces including special tokens, as the model would see them untruncated."""
@@ -152,6 +161,7 @@ def chunk_document(
     cuts = sorted({p for p in doc.page_starts[1:] if 0 < p < len(text)})
     bounds = [0, *cuts, len(text)]
     spans: list[tuple[int, int]] = []
+    ids: list[array[int] | None] = []
     for a, b in zip(bounds, bounds[1:], strict=False):
         for block_a, block_b in _blocks(text, a, b):
             if deadline is not None and time.monotonic() > deadline:
@@ -159,15 +169,23 @@ def chunk_document(
                     f"cutting the text into passages ran out of time at character {block_a:,}"
                     f" of {len(text):,}"
                 )
-            spans.extend(_Segment(text, block_a, block_b, tokenizer, budget, overlap).passages())
-    return passages_from_spans(doc, spans)
+            segment = _Segment(text, block_a, block_b, tokenizer, budget, overlap)
+            found = segment.passages()
+            spans.extend(found)
+            ids.extend(segment.ids_of(a, b) for a, b in found)
+    return passages_from_spans(doc, spans, ids)
 
 
-def passages_from_spans(doc: Extracted, spans: Sequence[tuple[int, int]]) -> list[Passage]:
-    """The passages at `spans` of `doc`'s text, with their pages and headings."""
+def passages_from_spans(
+    doc: Extracted, spans: Sequence[tuple[int, int]],
+    ids: Sequence[array[int] | None] | None = None,
+) -> list[Passage]:
+    """The passages at `spans` of `doc`'s text, with their pages and headings (and the word
+    pieces of each, where `ids` has them)."""
     text = doc.text
     return [
-        Passage(i, s, e, text[s:e], doc.page_at(s), doc.heading_at(s))
+        Passage(i, s, e, text[s:e], doc.page_at(s), doc.heading_at(s),
+                ids[i] if ids is not None else None)
         for i, (s, e) in enumerate(spans)
     ]
 
@@ -206,9 +224,19 @@ class _Segment:
         while b > a and text[b - 1].isspace():
             b -= 1
         self.a, self.b = a, b
-        spans = tokenizer.offsets(text[a:b]) if a < b else []
+        pieces, spans = tokenizer.encode(text[a:b]) if a < b else ([], [])
+        self.ids = pieces
         self.starts = [a + s for s, _ in spans]
         self.ends = [a + e for _, e in spans]
+
+    def ids_of(self, pos: int, end: int) -> array[int] | None:
+        """The word pieces of [pos, end) alone, when they are this page's pieces between
+        (its edges are where the page's tokenization split anyway); None otherwise."""
+        if not (self.tokenizer.splits_at_spaces and self._at_breaks(pos, end)):
+            return None
+        first, last = bisect_left(self.starts, pos), bisect_left(self.starts, end)
+        pieces = self.ids[first:last]
+        return array("H" if max(pieces, default=0) < 1 << 16 else "I", pieces)
 
     def passages(self) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []

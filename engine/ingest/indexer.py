@@ -24,6 +24,7 @@ from engine.ingest.member_paths import stays_with_archive
 from engine.ingest.outcomes import FileOutcome, IndexProgress, IndexSummary
 from engine.ingest.reading import check_and_hash, extract_and_chunk, is_storage_fault
 from engine.ingest.recorder import FileRecorder, PassageVectors, PendingFile
+from engine.ingest.token_ids import TokenIds
 from engine.ingest.walk import FolderWalker, FoundFile, classify
 from engine.store import FileRow, Store
 from engine.store.queue import QueuedPath
@@ -56,9 +57,11 @@ class Indexer:
         on_file: OutcomeCallback | None = None,
         after_file: Callable[[], object] | None = None,
         prefetch: Callable[[Sequence[Path]], None] | None = None,
+        token_ids: TokenIds | None = None,
     ) -> None:
         """`after_file` runs after each file is recorded: `dowse index` stores there what
-        the meaning phase's encoder has finished (engine/ingest/meaning.py)."""
+        the meaning phase's encoder has finished (engine/ingest/meaning.py), and it takes the
+        passages' word pieces from `token_ids`."""
         self.store = store
         self.after_file = after_file
         self.prefetch = prefetch  # told the files that come next, to read them ahead
@@ -67,7 +70,7 @@ class Indexer:
         self.vectors = vectors
         max_bytes = config.extract.max_file_bytes
         self.extract = screened(extract or (lambda p: extract_file(p, max_bytes)), config.walk)
-        self.recorder = FileRecorder(store, vectors, on_file)
+        self.recorder = FileRecorder(store, vectors, on_file, token_ids)
         self._rechunk_if_sizes_changed()
 
     @property

@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from engine.embed.lazy import ModelLoadError
 from engine.ingest.outcomes import IndexProgress, IndexSummary
 from engine.ingest.reading import is_storage_fault
 from engine.ingest.recorder import PassageVectors
+from engine.ingest.token_ids import TokenIds
 from engine.store import Store
 from engine.store.pending_vectors import (
     Unembedded,
@@ -72,14 +74,18 @@ class _Batch:
     rows: list[Unembedded]
     texts: list[str]  # the distinct texts sent to the encoder
     vectors: Future[np.ndarray] | None
+    ids: list[array[int] | None] = field(default_factory=list)  # each text's word pieces
 
 
 class MeaningStage:
     def __init__(
-        self, store: Store, vectors: PassageVectors, batch_passages: int = BATCH_PASSAGES
+        self, store: Store, vectors: PassageVectors, batch_passages: int = BATCH_PASSAGES,
+        token_ids: TokenIds | None = None,
     ) -> None:
         self.store = store
         self.vectors = vectors
+        # Word pieces the recorder left for passages it wrote (engine/ingest/token_ids.py).
+        self.token_ids = token_ids
         self.batch_passages = batch_passages
         self.progress = MeaningProgress()
         self._inflight: list[_Batch] = []
@@ -100,7 +106,7 @@ class MeaningStage:
         if batch is None:
             return 0
         try:
-            vectors = self._embed(batch.texts) if batch.texts else None
+            vectors = self._embed(batch.texts, batch.ids) if batch.texts else None
         except Exception as exc:
             vectors = self._isolate(batch, exc)
         return self._write(batch, vectors)
@@ -119,7 +125,7 @@ class MeaningStage:
             if batch is None:
                 break
             if batch.texts:
-                batch.vectors = self._encoder().submit(self._embed, batch.texts)
+                batch.vectors = self._encoder().submit(self._embed, batch.texts, batch.ids)
             self._inflight.append(batch)
         return written
 
@@ -153,9 +159,15 @@ class MeaningStage:
             )
         return self._pool
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _embed(
+        self, texts: Sequence[str], ids: Sequence[array[int] | None] = ()
+    ) -> np.ndarray:
         started = time.monotonic()
+        with_ids = getattr(self.vectors, "embed_passages_with_ids", None)
         try:
+            if with_ids is not None and any(p is not None for p in ids):
+                vectors: np.ndarray = with_ids(texts, ids)
+                return vectors
             return self.vectors.embed_passages(texts)
         finally:
             self.progress.seconds += time.monotonic() - started
@@ -198,9 +210,14 @@ class MeaningStage:
         rows = next_unembedded(self.store.conn, self.batch_passages, skip | self._refused)
         if not rows:
             return None
-        texts = list(dict.fromkeys(r.text for r in rows))
-        known = stored_vectors(self.store.conn, texts)
-        return _Batch(rows, [t for t in texts if t not in known], None)
+        pieces: dict[str, array[int] | None] = {}
+        for row in rows:  # every row's ids are taken, so none stays behind in the cache
+            found = self.token_ids.take(row.id) if self.token_ids is not None else None
+            if pieces.get(row.text) is None:
+                pieces[row.text] = found
+        known = stored_vectors(self.store.conn, list(pieces))
+        texts = [t for t in pieces if t not in known]
+        return _Batch(rows, texts, None, [pieces[t] for t in texts])
 
     def _write(self, batch: _Batch, vectors: np.ndarray | None) -> int:
         # Each text's stored blob and its vector for the HNSW index: the batch's own, then

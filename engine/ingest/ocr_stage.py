@@ -42,6 +42,7 @@ from engine.ingest.indexer import (
 )
 from engine.ingest.meaning import MeaningStage, closing_meaning, meaning_progress, with_meaning
 from engine.ingest.read_pool import ReadPool
+from engine.ingest.token_ids import TokenIds
 from engine.ingest.walk import FolderWalker
 from engine.store import Store, ocr_pending
 from engine.store.queue import PRIORITY_OCR, next_batch
@@ -199,11 +200,12 @@ def index_folders_with_ocr(
         elif outcome.state in ("skipped", "failed", "removed"):
             passages.pop(outcome.path, None)
 
-    meaning = MeaningStage(store, vectors) if vectors is not None else None
+    meaning = MeaningStage(store, vectors, token_ids=TokenIds()) if vectors is not None else None
     with OcrStage(lambda: store, config, cache_dir) as stage, closing_meaning(meaning):
         indexer = Indexer(store, config, tokenizer, vectors, extract=stage.extract, on_file=note,
                           after_file=meaning.pump if meaning is not None else None,
-                          prefetch=stage.prefetch)
+                          prefetch=stage.prefetch,
+                          token_ids=meaning.token_ids if meaning is not None else None)
         stage.hold = True
         summary = indexer.index_folders(folders, with_meaning(progress, meaning))
         _add(summary, stage.members.record(indexer))

@@ -43,4 +43,6 @@ def read_and_cut(request: ReadRequest, max_bytes: int) -> Extracted:
         _tokenizers[key] = tokenizer
     deadline = started + request.timeout_seconds
     passages = chunk_document(doc, tokenizer, request.chunk, deadline=deadline)
-    return dataclasses.replace(doc, cut=tuple((p.start, p.end) for p in passages))
+    return dataclasses.replace(
+        doc, cut=tuple((p.start, p.end) for p in passages), cut_ids=tuple(p.ids for p in passages)
+    )

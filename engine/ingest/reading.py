@@ -69,7 +69,7 @@ def extract_and_chunk(
     started = time.monotonic()
     doc = extract(checked.found.path)
     if doc.cut is not None:  # cut by the extraction child (engine/ingest/read_child.py)
-        passages = passages_from_spans(doc, doc.cut)
+        passages = passages_from_spans(doc, doc.cut, doc.cut_ids)
     else:
         deadline = started + config.extract.timeout_seconds
         passages = chunk_document(doc, tokenizer, config.chunk, deadline=deadline)
@@ -77,7 +77,7 @@ def extract_and_chunk(
         raise FileChangedError(f"{checked.found.path} changed while it was read")
     chunks = [
         ChunkRow(p.ordinal, p.start, p.end, p.page, p.heading, p.text,
-                 passage_boxes(doc, p.start, p.end))
+                 passage_boxes(doc, p.start, p.end), p.ids)
         for p in passages
     ]
     return doc.kind, chunks

@@ -18,6 +18,7 @@ import numpy as np
 from engine.ingest.member_paths import members_of
 from engine.ingest.outcomes import FileOutcome, IndexSummary
 from engine.ingest.reading import failure_of, is_storage_fault
+from engine.ingest.token_ids import TokenIds
 from engine.ingest.walk import FoundFile
 from engine.store import ChunkRow, FileRow, Store
 from engine.store.digest import text_digest
@@ -62,10 +63,12 @@ class FileRecorder:
         store: Store,
         vectors: PassageVectors | None,
         on_file: Callable[[FileOutcome], None] | None,
+        token_ids: TokenIds | None = None,
     ) -> None:
         self.store = store
         self.vectors = vectors
         self.on_file = on_file
+        self.token_ids = token_ids  # the word pieces of passages left for the meaning phase
         self.moved_ids: set[int] = set()
 
     def report(self, outcome: FileOutcome) -> None:
@@ -195,6 +198,12 @@ class FileRecorder:
             mtime=item.found.mtime, hash=item.digest, kind=item.kind, state="indexed",
             chunks=item.chunks, extra_columns=columns, finished=item.finished,
         )
+        if self.token_ids is not None:
+            self.token_ids.forget(removed)
+            self.token_ids.put(
+                [i for i, t in zip(added, texts, strict=True) if t not in reused],
+                [c.ids for c in item.chunks if c.text not in reused],
+            )
         if self.vectors is not None:
             kept = [i for i, t in zip(added, texts, strict=True) if t in reused]
             blobs = [reused[t] for t in texts if t in reused]

@@ -143,6 +143,23 @@ class SemanticIndex:
         self.embedded_passages += len(texts)
         return self.encoder.encode_passages(texts)
 
+    def embed_passages_with_ids(
+        self, texts: Sequence[str], ids: Sequence[Sequence[int] | None]
+    ) -> np.ndarray:
+        """embed_passages(), from the word pieces the chunker found where `ids` has them
+        (engine/ingest/token_ids.py) and an encoder that takes them; the rest by their text."""
+        by_ids = getattr(self.encoder, "encode_passage_ids", None)
+        known = [i for i, p in enumerate(ids) if p is not None]
+        if by_ids is None or not known:
+            return self.embed_passages(texts)
+        self.embedded_passages += len(texts)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        out[known] = by_ids([ids[i] for i in known])
+        rest = [i for i, p in enumerate(ids) if p is None]
+        if rest:
+            out[rest] = self.encoder.encode_passages([texts[i] for i in rest])
+        return out
+
     def vector_column(self, vectors: np.ndarray) -> list[dict[str, Any]]:
         return [{"vector": blob} for blob in encode_vectors(vectors)]
 

@@ -8,7 +8,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class ChunkRow:
     heading: str | None
     text: str
     boxes: bytes | None = None  # where OCR read the passage's words (engine/extract/regions.py)
+    # Its word pieces, when the chunker knew them (engine/ingest/chunk.py): never stored,
+    # only handed on to the meaning phase (engine/ingest/token_ids.py).
+    ids: Any = field(default=None, compare=False, repr=False)
 
 
 class Store:
