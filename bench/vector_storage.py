@@ -60,30 +60,48 @@ def evaluate(dataset: Path, data_dir: Path, mode: str) -> dict[str, float]:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(doc: str | None, work: Path) -> argparse.Namespace | None:
+    """The options both copy-and-compare benchmarks take; None when the collections are absent."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
     parser.add_argument("--built", type=Path, required=True)
-    parser.add_argument("--work", type=Path, default=Path("/tmp/dowse-q8"))
+    parser.add_argument("--work", type=Path, default=work)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if not args.data.is_dir():
         print(f"skipped: no shared collections at {args.data}")
+        return None
+    return args
+
+
+def fresh_copies(
+    args: argparse.Namespace, name: str, kinds: tuple[str, ...]
+) -> dict[str, Path] | None:
+    """New copies of the collection's built data dir, one per kind; None without one."""
+    built = args.built / name
+    if not (built / "dowse.sqlite3").is_file() or not (args.data / name).is_dir():
+        print(f"{name}: no built data dir under {args.built}; skipped")
+        return None
+    copies = {}
+    for kind in kinds:
+        copies[kind] = args.work / f"{name}-{kind}"
+        shutil.rmtree(copies[kind], ignore_errors=True)
+        shutil.copytree(built, copies[kind])
+    return copies
+
+
+def main() -> None:
+    args = arguments(__doc__, Path("/tmp/dowse-q8"))
+    if args is None:
         return
     lines = ["| collection | vectors | float16 MB | int8 MB | mode | nDCG@10 float16 | "
              "nDCG@10 int8 | change | recall@100 float16 | recall@100 int8 |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     worst = 0.0
     for name in COLLECTIONS:
-        built = args.built / name
-        if not (built / "dowse.sqlite3").is_file() or not (args.data / name).is_dir():
-            print(f"{name}: no built data dir under {args.built}; skipped")
+        copies = fresh_copies(args, name, ("float16", "int8"))
+        if copies is None:
             continue
-        copies = {}
-        for kind in ("float16", "int8"):
-            copies[kind] = args.work / f"{name}-{kind}"
-            shutil.rmtree(copies[kind], ignore_errors=True)
-            shutil.copytree(built, copies[kind])
         count, before, after = to_int8(copies["int8"] / "dowse.sqlite3")
         for mode in MODES:
             old = evaluate(args.data / name, copies["float16"], mode)
