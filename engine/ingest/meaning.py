@@ -50,8 +50,10 @@ BATCH_PASSAGES = 512
 # Passages embedded between save points of the vector index during a long meaning phase.
 CHECKPOINT_PASSAGES = 20_000
 # The encoder thread is background work beside the words phase: it yields the CPU first,
-# even to the extraction children (nice 10), which the words wait for.
-ENCODER_NICE = 15
+# even to the extraction children (nice 10), which the words wait for. At nice 15 the kernel
+# still gave it a quarter of a core beside each busy child (weights 36 against 110); at 19
+# (15 against 110) about an eighth, and all that the words phase leaves idle.
+ENCODER_NICE = 19
 
 
 @dataclass
