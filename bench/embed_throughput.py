@@ -5,11 +5,14 @@ over several rounds in one process so both see the same machine load. Usage:
 
     .venv/bin/python bench/embed_throughput.py [--passages 1000] [--rounds 3] [--json]
         [--precision auto|fp32|bf16|int8] [--runtime auto|torch|openvino]
-        [--cpu-isa no-bf16 [--restrict-st]]
+        [--cpu-isa no-bf16 [--restrict-st]] [--before]
 
 --cpu-isa no-bf16 runs Dowse on the path of a CPU without bf16 units ([embed] cpu_isa); with
 --restrict-st the whole process, sentence-transformers included, is held to AVX2 (+VNNI)
 before torch loads: ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY=avx2, MKL_ENABLE_INSTRUCTIONS=AVX2.
+--before adds a third runner, Dowse as it was before issue 15's CPU changes (FastBert instead
+of FusedBert, CPU batches padded to their own longest text instead of width buckets), in the
+same alternated rounds, so the gain shows as a ratio on one machine load.
 """
 
 from __future__ import annotations
@@ -93,6 +96,8 @@ def main() -> int:
         help="torch threads for sentence-transformers (default: torch's own, one per core)",
     )
     parser.add_argument("--model", default="", help="a model folder (default: the packaged one)")
+    parser.add_argument("--before", action="store_true",
+                        help="also time Dowse without FusedBert and width buckets")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     corpus = Path(args.dataset) / "corpus.jsonl"
@@ -115,6 +120,12 @@ def main() -> int:
                              runtime=args.runtime, cpu_isa=args.cpu_isa)
         dowse = TransformerEncoder(config, Path(cache))
         dowse_start = time.perf_counter() - started
+        before, before_start = None, 0.0
+        if args.before:
+            started = time.perf_counter()
+            before = TransformerEncoder(config, Path(cache), fused=False)
+            before.width_step = 1
+            before_start = time.perf_counter() - started  # with the precision check cached
     started = time.perf_counter()
     st = SentenceTransformer(str(model_dir), device=dowse.device)
     st_start = time.perf_counter() - started
@@ -131,10 +142,13 @@ def main() -> int:
         "dowse": dowse.encode_passages,
         "st": st_encode,
     }
+    if before is not None:
+        runners["before"] = before.encode_passages
     for run in runners.values():  # warm-up: first calls pay for lazy initialisation
         run(texts[:32])
     rates: dict[str, list[float]] = {name: [] for name in runners}
     dowse_threads: list[int] = []
+    loads: list[float] = []
     vectors: dict[str, Any] = {}
     for round_no in range(args.rounds):
         names = list(runners) if round_no % 2 == 0 else list(reversed(runners))
@@ -143,11 +157,13 @@ def main() -> int:
             rates[name].append(tokens / seconds)
             if name == "dowse":
                 dowse_threads.append(torch.get_num_threads())
+        loads.append(round(os.getloadavg()[0], 1))
 
     cosines = np.sum(vectors["dowse"] * vectors["st"], axis=1) / (
         np.linalg.norm(vectors["dowse"], axis=1) * np.linalg.norm(vectors["st"], axis=1)
     )
     ratios = [d / s for d, s in zip(rates["dowse"], rates["st"], strict=True)]
+    gains = [d / b for d, b in zip(rates["dowse"], rates.get("before", []), strict=False)]
     result = {
         "passages": len(texts),
         "tokens": tokens,
@@ -167,6 +183,9 @@ def main() -> int:
         "st_tokens_per_s": [round(r) for r in rates["st"]],
         "ratio_per_round": [round(r, 2) for r in ratios],
         "ratio_median": round(statistics.median(ratios), 2),
+        "load_after_each_round": loads,
+        "before_tokens_per_s": [round(r) for r in rates.get("before", [])],
+        "gain_over_before_per_round": [round(g, 2) for g in gains],
         "min_cosine": round(float(cosines.min()), 6),
         "mean_cosine": round(float(cosines.mean()), 6),
     }
@@ -178,6 +197,8 @@ def main() -> int:
     for name, label, start in (
         ("dowse", f"Dowse, {dowse.describe()}", dowse_start),
         ("st", f"sentence-transformers encode(), {st.device} fp32, batch 32", st_start),
+        *([("before", "Dowse before issue 15 (FastBert, exact widths), "
+                      f"{before.describe()}", before_start)] if before is not None else []),
     ):
         per_round = ", ".join(f"{r:,.0f}" for r in rates[name])
         print(f"| {label} | {statistics.median(rates[name]):,.0f} | {max(rates[name]):,.0f} "
@@ -190,8 +211,12 @@ def main() -> int:
         f"{len(texts)} passages, {tokens:,} tokens (non-pad, specials included, at most "
         f"{max_tokens} each), {result['mean_tokens']} per passage; {how}; "
         f"torch threads: ST {args.st_threads}, Dowse's tuner ended rounds on "
-        f"{', '.join(map(str, dowse_threads))}. Dowse start-up includes its precision check."
+        f"{', '.join(map(str, dowse_threads))}; load average after each round: "
+        f"{', '.join(map(str, loads))}. Dowse start-up includes its precision check."
     )
+    if gains:
+        print(f"Dowse now / before (median of per-round ratios): {statistics.median(gains):.2f}x "
+              f"(rounds: {', '.join(f'{g:.2f}' for g in gains)}).")
     return 0
 
 

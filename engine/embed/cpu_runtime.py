@@ -105,8 +105,10 @@ def choose_openvino(
     reference: Vectors | None = None
     skipped: list[str] = []
     for precision in candidates(placement):
+        # int8's verdict depends on its activation groups: a new group size checks again.
+        group = f" group {openvino_forward.DYNAMIC_QUANT_GROUP}" if precision == "int8" else ""
         key = cache_key(model_name, folder, "cpu", hardware,
-                        f"{precision} openvino {openvino.__version__}")
+                        f"{precision} openvino {openvino.__version__}{group}")
         verdict = cache.get(key)
         if verdict is not None and not verdict.passed:
             skipped.append(_failed(precision, verdict))

@@ -13,9 +13,16 @@ import numpy.typing as npt
 import torch
 
 from engine.config import EmbedConfig
+from engine.embed import bert_fused
 from engine.embed.base import Encoder, Vectors
-from engine.embed.batching import GROUP_OVERHEAD_TOKENS, padding_groups
+from engine.embed.batching import (
+    GROUP_OVERHEAD_TOKENS,
+    WIDTH_STEP,
+    forward_batches,
+    padding_groups,
+)
 from engine.embed.bert_fast import FastBert, supports
+from engine.embed.bert_fused import FusedBert
 from engine.embed.calibration import (
     CALIBRATION_TEXTS,
     MIN_COSINE,
@@ -26,7 +33,10 @@ from engine.embed.calibration import (
 )
 from engine.embed.cpu_runtime import choose_openvino, wants_openvino
 from engine.embed.device import Placement, apply_cpu_isa, choose_placement, torch_dtype
-from engine.embed.model_dir import ModelNotFoundError, read_model_info, resolve_model_dir
+from engine.embed.hf_model import load_model as _load_model
+from engine.embed.hf_model import load_tokenizer as _load_tokenizer
+from engine.embed.hf_model import special_ids as _special_ids
+from engine.embed.model_dir import read_model_info, resolve_model_dir
 from engine.embed.threads import ThreadTuner, limit_blas_threads
 
 log = logging.getLogger(__name__)
@@ -53,47 +63,13 @@ class TokenStates(NamedTuple):
     special_mask: list[bool]  # True for special tokens and prefix tokens: not the text's own
 
 
-def _load_tokenizer(path: Path) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise ModelNotFoundError(f"cannot load the tokenizer in {path}: {exc}") from exc
-
-
-def _special_ids(tokenizer: Any) -> tuple[list[int], list[int]]:
-    """The special tokens a single text gets before and after it ([CLS] and [SEP] in BERT)."""
-    probe = tokenizer("a", return_special_tokens_mask=True)
-    ids, special = probe["input_ids"], probe["special_tokens_mask"]
-    first, last = special.index(0), len(special) - special[::-1].index(0)
-    return [int(i) for i in ids[:first]], [int(i) for i in ids[last:]]
-
-
-def _load_model(path: Path) -> Any:
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no bars on our terminal
-
-    try:
-        try:
-            model = AutoModel.from_pretrained(
-                str(path), local_files_only=True, attn_implementation="sdpa"
-            )
-        except ValueError:  # an architecture without SDPA support: its own attention is fine
-            model = AutoModel.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise ModelNotFoundError(f"cannot load the model weights in {path}: {exc}") from exc
-    # fp32 whatever the checkpoint holds (transformers 5 keeps a checkpoint's own dtype):
-    # the reduced-precision paths are judged against it.
-    return model.to(torch.float32).eval()
-
-
 class TransformerEncoder:
     """A local encoder folder, on the fastest device and number format that stays accurate."""
 
-    def __init__(self, config: EmbedConfig, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, config: EmbedConfig, cache_dir: Path | None = None, *, fused: bool = True
+    ) -> None:
+        """`fused=False` keeps FastBert even where FusedBert would pass (for comparisons)."""
         if config.pooling not in ("auto", *POOLINGS):
             raise ValueError(f"unknown embed pooling {config.pooling!r}; use auto, mean or cls")
         if config.batch_size < 1:
@@ -107,6 +83,7 @@ class TransformerEncoder:
         # A folder's Normalize module is part of the model; the index wants unit vectors anyway.
         self.normalize = bool(info.normalize) or config.normalize
         self.passages_encoded = 0
+        self.width_step = WIDTH_STEP  # 1 pads CPU batches as before buckets (for comparisons)
 
         apply_cpu_isa(config.cpu_isa)  # before oneDNN first runs: it reads its cap once
         limit_blas_threads()
@@ -133,7 +110,7 @@ class TransformerEncoder:
         self.runtime = "torch"
         if wants_openvino(config.runtime, self.device, self._model, placement.precision):
             torch_fast = self._checked_fast_path()
-            if torch_fast is not None:
+            if isinstance(torch_fast, FastBert):
                 self._use_openvino(torch_fast, placement, cache_dir)
         if self.runtime == "torch":
             if placement.precision == "int8":  # int8 is OpenVINO's; torch's measured worse
@@ -141,7 +118,7 @@ class TransformerEncoder:
                 placement = choose_placement(config.device, "auto")
             if placement.precision != "fp32":
                 self._lower_precision(placement, cache_dir)
-            self._fast = self._checked_fast_path()
+            self._fast = self._checked_fast_path(fuse=fused)
         self._placement = Placement(
             self.device, self.precision, placement.forced, placement.hardware
         )
@@ -299,20 +276,35 @@ class TransformerEncoder:
                 self._model = _load_model(self.path).to(self.device)
         log.warning("encoder %s: %s", self.name, self.precision_note)
 
-    def _checked_fast_path(self) -> FastBert | None:
-        """The lean forward for this model, if it has one that agrees with the model's own."""
+    def _checked_fast_path(self, fuse: bool = False) -> Forward | None:
+        """The lean forward for this model, if it has one that agrees with the model's own;
+        with `fuse`, FusedBert over it where oneDNN has its fused linear and it agrees too."""
         if not supports(self._model):
             return None
         texts = CALIBRATION_TEXTS[:8]
         reference = self._encode(texts, "")
-        fast = self._fast = FastBert(self._model)
-        candidate = self._encode(texts, "")
-        self._fast = None
-        cosine = min_cosine(reference, candidate)
-        if cosine < FAST_MIN_COSINE:
-            log.warning("lean forward disagrees (min cosine %.5f): using the model's", cosine)
-            return None
-        return fast
+        fast = FastBert(self._model)
+        candidates: list[Forward] = [fast]
+        if fuse and bert_fused.available(fast):
+            try:
+                candidates.insert(0, FusedBert(fast))
+            except RuntimeError as exc:  # oneDNN refused to reorder the weights
+                log.warning("FusedBert unavailable (%s): using FastBert", exc)
+        for candidate in candidates:
+            self._fast = candidate
+            try:
+                cosine = min_cosine(reference, self._encode(texts, ""))
+            except RuntimeError as exc:  # a oneDNN that refuses a shape or format
+                log.warning("%s failed (%s): trying the next", type(candidate).__name__, exc)
+                continue
+            finally:
+                self._fast = None
+            if cosine >= FAST_MIN_COSINE:
+                return candidate
+            log.warning("%s disagrees with the model's forward (min cosine %.5f)",
+                        type(candidate).__name__, cosine)
+        log.warning("no lean forward agrees: using the model's")
+        return None
 
     def _encode(self, texts: Sequence[str], prefix: str) -> Vectors:
         if not texts:
@@ -346,23 +338,24 @@ class TransformerEncoder:
 
     def _batches(
         self, ids: list[list[int]]
-    ) -> Iterator[tuple[npt.NDArray[np.intp], torch.Tensor, torch.Tensor]]:
-        """Longest first, padded only to each batch's own longest text, as in encode()."""
-        order = np.argsort([-len(x) for x in ids], kind="stable")
-        start = 0
-        while start < len(order):
-            longest = len(ids[order[start]])
+    ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+        """Longest first, as in encode(); on a CPU in few shapes (batching.forward_batches),
+        elsewhere padded only to each batch's own longest text."""
+        lengths = [len(x) for x in ids]
+        if self.device == "cpu":
+            plan = forward_batches(lengths, CPU_TOKENS_PER_BATCH, self.config.batch_size,
+                                   self.max_tokens, self.width_step)
+        else:
+            order = sorted(range(len(ids)), key=lambda i: -lengths[i])
             size = self.config.batch_size
-            if self.device == "cpu":
-                size = max(1, min(size, CPU_TOKENS_PER_BATCH // max(longest, 1)))
-            rows = order[start : start + size]
-            batch = np.full((len(rows), longest), self._pad_id, dtype=np.int64)
-            mask = np.zeros((len(rows), longest), dtype=np.int64)
+            plan = [(order[s : s + size], lengths[order[s]]) for s in range(0, len(ids), size)]
+        for rows, width in plan:
+            batch = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
             for i, row in enumerate(rows):
-                batch[i, : len(ids[row])] = ids[row]
-                mask[i, : len(ids[row])] = 1
+                batch[i, : lengths[row]] = ids[row]
+                mask[i, : lengths[row]] = 1
             yield rows, torch.from_numpy(batch), torch.from_numpy(mask)
-            start += size
 
     def _forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
