@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 
 MAX_WORKERS = 4
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
-# Files read ahead per child: enough that a child never waits for the recorder.
-AHEAD_PER_WORKER = 2
+# Files read ahead per child: enough that a child never waits for the recorder (at 2 each,
+# one long page held the window and the other child idled: python3-doc's words phase used
+# 1.6 of its 2 cores).
+AHEAD_PER_WORKER = 4
 # Only files up to this size are read ahead: a read-ahead result waits in this process, and a
 # few large ones at once (their text, their passages) would add up to gigabytes. Larger files
 # are read when their turn comes, one at a time.
@@ -77,11 +79,19 @@ class ReadPool:
             self._free.put(child)
         self._threads: ThreadPoolExecutor | None = None
         self._ahead: dict[str, tuple[_Stat | None, Future[Extracted]]] = {}
+        self._recent: set[str] = set()  # the files the last prefetch() was told come next
 
     def prefetch(self, sources: Iterable[Source]) -> None:
         """Start reading the files that come next, up to AHEAD_PER_WORKER per child."""
+        sources = list(sources)
+        wanted = {str(_path_of(s)) for s in sources}
+        # The file about to be read was in the last call's list, not in this one (it lists
+        # what comes after it): its result must stay too.
+        keep, self._recent = wanted | self._recent, wanted
         for source in sources:
-            if len(self._ahead) >= self.size * AHEAD_PER_WORKER and not self._drop_unclaimed():
+            if len(self._ahead) >= self.size * AHEAD_PER_WORKER and not self._drop_unclaimed(
+                keep
+            ):
                 return
             path = _path_of(source)
             if str(path) in self._ahead:
@@ -103,11 +113,12 @@ class ReadPool:
             future.cancel()  # changed since its read began: read it again
         return self._read(source)
 
-    def _drop_unclaimed(self) -> bool:
+    def _drop_unclaimed(self, wanted: set[str]) -> bool:
         """Make room by dropping the oldest result nobody asked for: a file read ahead that
-        the indexer then found unchanged, or that left the batch. False if all are in flight."""
+        the indexer then found unchanged, or that left the batch; never one of the files
+        about to be read (`wanted`). False if there is none."""
         for key, (_, future) in self._ahead.items():
-            if future.done():
+            if future.done() and key not in wanted:
                 del self._ahead[key]
                 return True
         return False
