@@ -24,6 +24,7 @@ from engine.store.purge import PurgeResult
 from engine.store.queue import queue_length
 
 if TYPE_CHECKING:
+    from engine.embed.base import Encoder
     from engine.search.semantic import SemanticIndex
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,16 @@ class Engine:
         starts on the words while the meaning phase's thread loads the model."""
         if self._semantic is None:
             from engine.embed.lazy import LazyEncoder
-            from engine.embed.transformer import load_encoder
             from engine.search.semantic import SemanticIndex
 
             config, cache = self.config.embed, self.data_dir / "cache"
-            encoder = LazyEncoder(
-                lambda: load_encoder(config, cache), resolve_model_dir(config.model_path)
-            )
+
+            def load() -> Encoder:  # torch is imported here too, on the loading thread
+                from engine.embed.transformer import load_encoder
+
+                return load_encoder(config, cache)
+
+            encoder = LazyEncoder(load, resolve_model_dir(config.model_path))
             self._semantic = SemanticIndex(self.store, encoder, self.data_dir, self.config.index)
         return self._semantic
 

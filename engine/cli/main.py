@@ -159,8 +159,9 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
         engine.semantic_loading_later()
     summary = engine.index(folders, progress, keyword_only=args.keyword_only)
     print_summary(summary, sys.stdout)
-    if progress and engine.loaded_model():
-        print(f"Model: {engine.loaded_model()}", file=sys.stderr)
+    model = engine.loaded_model()
+    if progress and model:
+        print(f"Model: {model}", file=sys.stderr)
     return 0
 
 
