@@ -4,7 +4,7 @@ file leaves the index, are nowhere in the data dir, state dir, cache or runtime 
 Each way: the file deleted, the words edited out, a rename followed by an edit, the folder
 unpinned, and `dowse forget`. The scan reads every byte of every file under those folders,
 the WAL and -shm included, for each word (and its tail, since FTS5 stores a term after the
-prefix it shares with the term before it), each removed passage's float16 vector (as SQLite
+prefix it shares with the term before it), each removed passage's stored vector (as SQLite
 stores it) and float32 vector (as the HNSW file stores it). Once through the in-process CLI,
 once through `dowse serve`, whose own save points do the purging. Both runs also check the
 modes of everything there, after a log rotation.
@@ -100,7 +100,7 @@ def _layout(tmp: Path, runtime: Path, old_log: bool) -> Layout:
 
 
 def _removed_passages(layout: Layout) -> list[bytes]:
-    """The words, and the float16 and float32 vectors of every passage that holds one."""
+    """The words, and the stored (int8) and float32 vectors of every passage that holds one."""
     conn = sqlite3.connect(f"{(layout.data / 'dowse.sqlite3').as_uri()}?mode=ro", uri=True)
     try:
         rows = conn.execute("SELECT id, text, vector FROM chunks").fetchall()
@@ -112,11 +112,11 @@ def _removed_passages(layout: Layout) -> list[bytes]:
         needles += [word.encode(), word[2:].encode()]
         holding = [(int(i), bytes(v)) for i, text, v in rows if word in text]
         assert holding, f"no passage holds {word}"
-        for chunk_id, float16 in holding:
-            assert len(float16) == 384 * 2
+        for chunk_id, stored in holding:
+            assert len(stored) == 4 + 384  # a float32 scale, then int8 (store/vector_blobs.py)
             float32, deleted = slots[chunk_id]
             assert len(float32) == 384 * 4 and not deleted
-            needles += [float16, float32]
+            needles += [stored, float32]
     return needles
 
 

@@ -41,7 +41,7 @@ def hnsw_vectors(path: Path) -> dict[int, tuple[bytes, bool]]:
 
 
 def stored_vectors(database: Path, chunk_ids: Iterable[int] | None = None) -> dict[int, bytes]:
-    """{chunk id: its float16 vector blob}, read through a connection closed at once (an open
+    """{chunk id: its stored vector blob}, read through a connection closed at once (an open
     reader would hold the WAL and keep a purge from truncating it)."""
     conn = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)
     try:
