@@ -71,6 +71,9 @@ class PassageTokenizer:
         if max_tokens - self.n_special < MIN_BUDGET:
             raise ValueError(f"max_tokens {max_tokens} leaves too few word pieces per passage")
         self.max_tokens = max_tokens
+        # How the chunker hands on word-piece ids (Passage.ids): 2 bytes each where they fit.
+        vocab = int(backend.get_vocab_size(with_added_tokens=True))
+        self.id_typecode = "H" if vocab <= 1 << 16 else "I"
         # A private copy: the shared one carries the model's truncation and padding from
         # tokenizer.json (128 for all-MiniLM-L6-v2), which would silently cap every count.
         self._backend: Any = type(backend).from_str(backend.to_str())
@@ -235,8 +238,7 @@ class _Segment:
         if not (self.tokenizer.splits_at_spaces and self._at_breaks(pos, end)):
             return None
         first, last = bisect_left(self.starts, pos), bisect_left(self.starts, end)
-        pieces = self.ids[first:last]
-        return array("H" if max(pieces, default=0) < 1 << 16 else "I", pieces)
+        return array(self.tokenizer.id_typecode, self.ids[first:last])
 
     def passages(self) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
