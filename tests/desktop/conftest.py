@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QMainWindow
 
 from desktop.engine_link import EngineLink
+from desktop.engine_status import EngineStatusLine
 from tests.helpers.fake_engine import FakeEngine
 
 WAIT_MS = 5000
@@ -25,3 +27,16 @@ def link(data_dir: Path, qtbot: Any) -> Iterator[tuple[EngineLink, FakeEngine]]:
     yield engine_link, fake
     engine_link.close()
     fake.stop()
+
+
+@pytest.fixture
+def status_line(
+    link: tuple[EngineLink, FakeEngine], qtbot: Any
+) -> Iterator[tuple[EngineStatusLine, FakeEngine]]:
+    """The engine's status-bar line in a shown window, over `link`'s fake engine."""
+    engine_link, fake = link
+    host = QMainWindow()
+    qtbot.addWidget(host)
+    line = EngineStatusLine(host.statusBar(), None, engine_link)
+    host.show()
+    yield line, fake  # the window lives as long as the test

@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QMainWindow
 
-from desktop.engine_link import EngineLink
 from desktop.engine_status import EngineStatusLine
 from desktop.result_notice import notice_for
 from engine.serve import protocol
@@ -20,13 +18,9 @@ WAIT_MS = 5000
 
 
 def test_the_meaning_line_follows_the_progress_events(
-    link: tuple[EngineLink, FakeEngine], qtbot: Any,
+    status_line: tuple[EngineStatusLine, FakeEngine], qtbot: Any,
 ) -> None:
-    engine_link, fake = link
-    host = QMainWindow()
-    qtbot.addWidget(host)
-    line = EngineStatusLine(host.statusBar(), None, engine_link)
-    host.show()
+    line, fake = status_line
     assert line.meaning.isHidden()
     qtbot.waitUntil(lambda: fake.subscribers > 0, timeout=WAIT_MS)
     fake.push(protocol.Progress(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QListView, QMainWindow
+from PySide6.QtWidgets import QListView
 
 from desktop.engine_link import EngineLink
 from desktop.engine_status import EngineStatusLine
@@ -52,13 +52,9 @@ def test_a_member_opens_as_the_copy_the_engine_unpacked(
 
 
 def test_the_ocr_line_shows_pages_rate_and_time_left(
-    link: tuple[EngineLink, FakeEngine], qtbot: Any,
+    status_line: tuple[EngineStatusLine, FakeEngine], qtbot: Any,
 ) -> None:
-    engine_link, fake = link
-    host = QMainWindow()
-    qtbot.addWidget(host)
-    line = EngineStatusLine(host.statusBar(), None, engine_link)
-    host.show()
+    line, fake = status_line
     assert line.ocr.isHidden()
     qtbot.waitUntil(lambda: fake.subscribers > 0, timeout=WAIT_MS)
     fake.push(protocol.Progress(
