@@ -5,7 +5,7 @@ over several rounds in one process so both see the same machine load. Usage:
 
     .venv/bin/python bench/embed_throughput.py [--passages 1000] [--rounds 3] [--json]
         [--precision auto|fp32|bf16|int8] [--runtime auto|torch|openvino]
-        [--cpu-isa no-bf16 [--restrict-st]] [--before]
+        [--cpu-isa no-bf16 [--restrict-st]] [--before] [--workers]
 
 --cpu-isa no-bf16 runs Dowse on the path of a CPU without bf16 units ([embed] cpu_isa); with
 --restrict-st the whole process, sentence-transformers included, is held to AVX2 (+VNNI)
@@ -13,6 +13,9 @@ before torch loads: ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY=avx2, MKL_ENABLE_INS
 --before adds a third runner, Dowse as it was before issue 15's CPU changes (FastBert instead
 of FusedBert, CPU batches padded to their own longest text instead of width buckets), in the
 same alternated rounds, so the gain shows as a ratio on one machine load.
+--workers adds Dowse as the meaning phase of `dowse index` runs it: batches of 512 passages
+over engine.ingest.meaning.ENCODER_WORKERS threads, each pinned to its share of the cores
+(engine/embed/threads.py), against the same encoder called from one thread (its tuner).
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ import torch  # noqa: E402
 
 from engine.config import ChunkConfig, EmbedConfig  # noqa: E402
 from engine.embed.model_dir import read_model_info, resolve_model_dir  # noqa: E402
+from engine.embed.threads import pin_this_thread  # noqa: E402
 from engine.embed.transformer import BASE_THREADS, TransformerEncoder  # noqa: E402
+from engine.ingest.meaning import BATCH_PASSAGES, ENCODER_WORKERS  # noqa: E402
 
 
 def load_passages(corpus: Path, model_dir: Path, limit: int) -> tuple[list[str], str]:
@@ -98,6 +103,8 @@ def main() -> int:
     parser.add_argument("--model", default="", help="a model folder (default: the packaged one)")
     parser.add_argument("--before", action="store_true",
                         help="also time Dowse without FusedBert and width buckets")
+    parser.add_argument("--workers", action="store_true",
+                        help="also time the meaning phase's pinned encoder workers")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     corpus = Path(args.dataset) / "corpus.jsonl"
@@ -144,6 +151,9 @@ def main() -> int:
     }
     if before is not None:
         runners["before"] = before.encode_passages
+    if args.workers:  # as the meaning phase runs it: one worker where not side by side
+        runners["workers"] = _workers(dowse.encode_passages,
+                                      ENCODER_WORKERS if dowse.side_by_side else 1)
     for run in runners.values():  # warm-up: first calls pay for lazy initialisation
         run(texts[:32])
     rates: dict[str, list[float]] = {name: [] for name in runners}
@@ -164,6 +174,7 @@ def main() -> int:
     )
     ratios = [d / s for d, s in zip(rates["dowse"], rates["st"], strict=True)]
     gains = [d / b for d, b in zip(rates["dowse"], rates.get("before", []), strict=False)]
+    worker_gains = [w / d for w, d in zip(rates.get("workers", []), rates["dowse"], strict=False)]
     result = {
         "passages": len(texts),
         "tokens": tokens,
@@ -186,12 +197,17 @@ def main() -> int:
         "load_after_each_round": loads,
         "before_tokens_per_s": [round(r) for r in rates.get("before", [])],
         "gain_over_before_per_round": [round(g, 2) for g in gains],
+        "workers_tokens_per_s": [round(r) for r in rates.get("workers", [])],
+        "workers_over_dowse_per_round": [round(g, 2) for g in worker_gains],
+        "workers_over_st_per_round": [round(w / s, 2) for w, s in zip(
+            rates.get("workers", []), rates["st"], strict=False)],
         "min_cosine": round(float(cosines.min()), 6),
         "mean_cosine": round(float(cosines.mean()), 6),
     }
     if args.json:
         print(json.dumps(result))
         return 0
+    workers = f"{ENCODER_WORKERS} workers" if dowse.side_by_side else "1 worker"
     print("| encoder | tokens/s (median) | tokens/s (best) | per round | start-up s |")
     print("|---|---|---|---|---|")
     for name, label, start in (
@@ -199,6 +215,8 @@ def main() -> int:
         ("st", f"sentence-transformers encode(), {st.device} fp32, batch 32", st_start),
         *([("before", "Dowse before issue 15 (FastBert, exact widths), "
                       f"{before.describe()}", before_start)] if before is not None else []),
+        *([("workers", f"Dowse as the meaning phase runs it ({workers} pinned)",
+            dowse_start)] if args.workers else []),
     ):
         per_round = ", ".join(f"{r:,.0f}" for r in rates[name])
         print(f"| {label} | {statistics.median(rates[name]):,.0f} | {max(rates[name]):,.0f} "
@@ -217,7 +235,29 @@ def main() -> int:
     if gains:
         print(f"Dowse now / before (median of per-round ratios): {statistics.median(gains):.2f}x "
               f"(rounds: {', '.join(f'{g:.2f}' for g in gains)}).")
+    if worker_gains:
+        over_st = result["workers_over_st_per_round"]
+        print(f"Pinned workers / one caller: {statistics.median(worker_gains):.2f}x (rounds: "
+              f"{', '.join(f'{g:.2f}' for g in worker_gains)}); workers / ST: "
+              f"{statistics.median(over_st):.2f}x (rounds: {', '.join(map(str, over_st))}).")
     return 0
+
+
+def _workers(
+    encode: Callable[[Sequence[str]], Any], workers: int
+) -> Callable[[Sequence[str]], Any]:
+    """encode() as the meaning phase calls it: 512-passage batches on pinned threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    pool = ThreadPoolExecutor(workers, initializer=pin_this_thread,
+                              initargs=((cores or 1) // ENCODER_WORKERS,))
+
+    def run(texts: Sequence[str]) -> Any:
+        batches = [texts[i:i + BATCH_PASSAGES] for i in range(0, len(texts), BATCH_PASSAGES)]
+        return np.concatenate(list(pool.map(encode, batches)))
+
+    return run
 
 
 if __name__ == "__main__":

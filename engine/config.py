@@ -155,6 +155,13 @@ class IndexConfig:
     reduced_m: int = 16
     reduce_from: int = 20_000
     rescore: int = 300
+    # The pool grows with the index (or the passages a filter allows), to
+    # `rescore_per_million` candidates a million passages when that is more than `rescore`:
+    # the denser the index, the more passages sit within the projection's error of the 10th
+    # best. At 1M passages 128 dimensions rescored from the best 300 kept recall@10 at 0.968,
+    # from the best 800 at 0.988, for 3.5 ms of SQLite reads a query against 1.5; 100k keeps
+    # 300 (0.996) (BENCHMARKS.md, "rescore-depth").
+    rescore_per_million: int = 800
     refit_growth: float = 4.0
 
 

@@ -103,7 +103,22 @@ class Engine:
             folders, progress,
         )
         self.purge()  # files deleted or changed since the last run leave no trace
+        from engine.embed.lazy import LazyEncoder
+
+        encoder = vectors.encoder if vectors is not None else None
+        if isinstance(encoder, LazyEncoder) and encoder.loaded:
+            self._record_lean_verdict(encoder.real())
         return summary
+
+    def _record_lean_verdict(self, full: Encoder) -> None:
+        """The embedding child's lean query path, checked now that the full encoder is
+        loaded anyway (engine/embed/lean_check.py): the first search then needs no torch."""
+        from engine.embed.lean_check import record_lean_verdict
+
+        try:
+            record_lean_verdict(full, self.config.embed, self.data_dir / "cache")
+        except Exception:  # the child checks it itself at its first start
+            log.exception("could not check the lean query path")
 
     def forget(self, paths: Sequence[str]) -> Forgotten:
         """Unpin the folders at or below `paths`, remove what they held and purge it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -37,7 +38,7 @@ from engine.embed.hf_model import load_model as _load_model
 from engine.embed.hf_model import load_tokenizer as _load_tokenizer
 from engine.embed.hf_model import special_ids as _special_ids
 from engine.embed.model_dir import read_model_info, resolve_model_dir
-from engine.embed.threads import ThreadTuner, limit_blas_threads
+from engine.embed.threads import ThreadTuner, limit_blas_threads, pinned_threads
 
 log = logging.getLogger(__name__)
 __all__ = ["GROUP_OVERHEAD_TOKENS", "TransformerEncoder", "load_encoder", "padding_groups"]
@@ -83,6 +84,7 @@ class TransformerEncoder:
         # A folder's Normalize module is part of the model; the index wants unit vectors anyway.
         self.normalize = bool(info.normalize) or config.normalize
         self.passages_encoded = 0
+        self._serial = threading.Lock()
         self.width_step = WIDTH_STEP  # 1 pads CPU batches as before buckets (for comparisons)
 
         apply_cpu_isa(config.cpu_isa)  # before oneDNN first runs: it reads its cap once
@@ -103,6 +105,7 @@ class TransformerEncoder:
         # The lean forward (FastBert, or OpenVINO's), set once the precision is settled.
         self._fast: Forward | None = None
         self._tuner: ThreadTuner | None = None  # not during the load-time checks below
+        self.side_by_side = False  # nor side by side
         self.device = placement.device
         self.precision = "fp32"
         self.precision_note = ""
@@ -115,18 +118,19 @@ class TransformerEncoder:
         if self.runtime == "torch":
             if placement.precision == "int8":  # int8 is OpenVINO's; torch's measured worse
                 self.precision_note = "int8 runs through OpenVINO only; not here"
-                placement = choose_placement(config.device, "auto")
+                placement = Placement(self.device, "bf16" if placement.hardware else "fp32",
+                                      False, placement.hardware)
             if placement.precision != "fp32":
                 self._lower_precision(placement, cache_dir)
             self._fast = self._checked_fast_path(fuse=fused)
-        self._placement = Placement(
-            self.device, self.precision, placement.forced, placement.hardware
-        )
+        self._placement = Placement(self.device, self.precision, placement.forced,
+                                    placement.hardware)
         # Made after the checks: their batches are a few short texts, whose timings would
         # mislead the tuner into one thread (explanations then ran 230 ms instead of 145).
         # OpenVINO keeps its own threads (TBB), which a busy core does not stall the same way.
-        tuned = placement.device == "cpu" and self.runtime == "torch"
-        self._tuner = ThreadTuner(BASE_THREADS) if tuned else None
+        # Pinned threads (engine/embed/threads.py) may call torch on a CPU side by side.
+        self.side_by_side = placement.device == "cpu" and self.runtime == "torch"
+        self._tuner = ThreadTuner(BASE_THREADS) if self.side_by_side else None
         log.info("encoder %s: %s", self.name, self.describe())
 
     @property
@@ -321,20 +325,30 @@ class TransformerEncoder:
     def _encode_ids(self, ids: list[list[int]]) -> Vectors:
         """Rows of ids with special tokens, in any order; vectors in that order."""
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        for rows, batch_ids, batch_mask in self._batches(ids):
-            tokens = batch_ids.numel()
-            threads = 0
-            if self._tuner is not None:
-                threads = self._tuner.threads_for_next_batch(tokens)
-                # A query or a short passage gains nothing from a second thread, and on a
-                # busy machine an OpenMP thread that lost its core makes it 30x slower
-                # (740 ms instead of 20 ms for one query on 2 cores with one taken).
-                torch.set_num_threads(1 if tokens < SMALL_BATCH_TOKENS else threads)
-            started = time.perf_counter()
-            out[rows] = self._pool(self._forward(batch_ids, batch_mask), batch_mask)
-            if self._tuner is not None:
-                self._tuner.record(threads, tokens, time.perf_counter() - started)
+        pinned = pinned_threads()
+        if pinned is not None and self.side_by_side:
+            torch.set_num_threads(pinned)  # per thread; the forward keeps no state between calls
+            for rows, batch_ids, batch_mask in self._batches(ids):
+                out[rows] = self._pool(self._forward(batch_ids, batch_mask), batch_mask)
+            return out
+        with self._serial:  # the tuner, OpenVINO's one request and a GPU take turns
+            for rows, batch_ids, batch_mask in self._batches(ids):
+                self._tuned_batch(out, rows, batch_ids, batch_mask)
         return out
+
+    def _tuned_batch(self, out: Vectors, rows: Any, ids: torch.Tensor, mask: torch.Tensor) -> None:
+        tokens = ids.numel()
+        threads = 0
+        if self._tuner is not None:
+            threads = self._tuner.threads_for_next_batch(tokens)
+            # A query or a short passage gains nothing from a second thread, and on a
+            # busy machine an OpenMP thread that lost its core makes it 30x slower
+            # (740 ms instead of 20 ms for one query on 2 cores with one taken).
+            torch.set_num_threads(1 if tokens < SMALL_BATCH_TOKENS else threads)
+        started = time.perf_counter()
+        out[rows] = self._pool(self._forward(ids, mask), mask)
+        if self._tuner is not None:
+            self._tuner.record(threads, tokens, time.perf_counter() - started)
 
     def _batches(
         self, ids: list[list[int]]

@@ -19,6 +19,7 @@ from engine.config import IndexConfig
 from engine.ingest.indexer import PassageVectors
 from engine.store import Store
 from engine.store.purge import PurgeResult, purge_database, purge_pending
+from engine.store.repack import repack_if_due
 from engine.vectors import VECTORS_FILE_NAME, prune_file
 
 OnUnpin = Callable[[int, str], None]  # (folder id, path), once each folder is gone
@@ -87,18 +88,22 @@ def purge_traces(
     store: Store, vectors: PassageVectors | None, data_dir: Path | None, config: IndexConfig
 ) -> PurgeResult | None:
     """A save point: the vector index is saved (its deleted vectors scrubbed), then whatever
-    was removed since the last purge is purged from SQLite. None when nothing was due.
+    was removed since the last purge is purged from SQLite; None when nothing was due. Once
+    many passages were written since the last time, the database is repacked too
+    (engine/store/repack.py).
 
     Without an open semantic side, the index file in `data_dir` is pruned against SQLite
     instead; pass None for `data_dir` while another thread may be opening that file.
     """
     if vectors is not None:
         vectors.checkpoint()
-    if not purge_pending(store):
-        return None
-    if vectors is None and data_dir is not None:
-        prune_vectors(store, data_dir, config)
-    return purge_database(store)
+    purged = None
+    if purge_pending(store):
+        if vectors is None and data_dir is not None:
+            prune_vectors(store, data_dir, config)
+        purged = purge_database(store)
+    repack_if_due(store)
+    return purged
 
 
 def prune_vectors(store: Store, data_dir: Path, config: IndexConfig) -> int:

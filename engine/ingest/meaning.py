@@ -8,7 +8,7 @@ the batch's vectors are written in one transaction and added to the HNSW index. 
 is in SQLite (chunks_unembedded), so a killed run resumes where it stopped.
 
 `step()` embeds one batch on the caller's thread (the engine's worker, between queued
-files). `pump()` and `drain()` run the encoder on a thread of its own while the caller reads
+files). `pump()` and `drain()` run the encoder on threads of their own while the caller reads
 files (`dowse index`): the caller writes every result, so only one thread writes.
 """
 
@@ -21,6 +21,7 @@ import threading
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.embed.lazy import ModelLoadError
+from engine.embed.threads import pin_this_thread
 from engine.ingest.outcomes import IndexProgress, IndexSummary
 from engine.ingest.reading import is_storage_fault
 from engine.ingest.recorder import PassageVectors
@@ -54,6 +56,11 @@ CHECKPOINT_PASSAGES = 20_000
 # still gave it a quarter of a core beside each busy child (weights 36 against 110); at 19
 # (15 against 110) about an eighth, and all that the words phase leaves idle.
 ENCODER_NICE = 19
+# Encoder threads, each pinned to its share of the cores (engine/embed/threads.py): on 2 cores
+# two workers of one torch thread embedded 11% faster than one of two (BENCHMARKS.md,
+# "embed-throughput"). An encoder that cannot run two calls at once (OpenVINO, a GPU, or one
+# not loaded yet) gets its batches on the first worker only, in turn.
+ENCODER_WORKERS = 2
 
 
 @dataclass
@@ -93,7 +100,8 @@ class MeaningStage:
         self._inflight: list[_Batch] = []
         self._refused: set[int] = set()  # passages the encoder refused, left out this run
         self._since_checkpoint = 0
-        self._pool: ThreadPoolExecutor | None = None
+        self._pools: dict[int, ThreadPoolExecutor] = {}  # by worker count
+        self._busy = _BusyClock(self.progress)
 
     def left(self) -> int:
         """Passages with no vector yet, in the whole index."""
@@ -115,7 +123,7 @@ class MeaningStage:
 
     # -- with the encoder on its own thread ------------------------------------------------
 
-    def pump(self, depth: int = 2) -> int:
+    def pump(self, depth: int = ENCODER_WORKERS + 1) -> int:
         """Store the batches the encoder has finished and keep `depth` batches in flight;
         returns how many passages got a vector. Never waits for the encoder."""
         written = 0
@@ -123,11 +131,13 @@ class MeaningStage:
             written += self._finish(self._inflight.pop(0))
         while len(self._inflight) < depth:
             skip = {r.id for b in self._inflight for r in b.rows}
-            batch = self._take(skip)
+            # A text already on its way is not sent twice: the batch written before this
+            # one stores it, and this one's rows then reuse it (as from another file).
+            batch = self._take(skip, {t for b in self._inflight for t in b.texts})
             if batch is None:
                 break
             if batch.texts:
-                batch.vectors = self._encoder().submit(self._embed, batch.texts, batch.ids)
+                batch.vectors = self._worker().submit(self._embed, batch.texts, batch.ids)
             self._inflight.append(batch)
         return written
 
@@ -150,29 +160,31 @@ class MeaningStage:
             if batch.vectors is not None:
                 batch.vectors.cancel()
         self._inflight.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        for pool in self._pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._pools.clear()
 
-    def _encoder(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                1, thread_name_prefix="dowse-embed", initializer=_lower_thread_priority
+    def _worker(self) -> ThreadPoolExecutor:
+        """ENCODER_WORKERS threads while the encoder takes calls side by side (torch on a
+        CPU, once loaded), else one: its batches then run in turn, as they would anyway."""
+        side_by_side = getattr(self.vectors, "encodes_side_by_side", None)
+        workers = ENCODER_WORKERS if side_by_side is not None and side_by_side() else 1
+        pool = self._pools.get(workers)
+        if pool is None:
+            pool = self._pools[workers] = ThreadPoolExecutor(
+                workers, thread_name_prefix="dowse-embed", initializer=_encoder_thread
             )
-        return self._pool
+        return pool
 
     def _embed(
         self, texts: Sequence[str], ids: Sequence[array[int] | None] = ()
     ) -> np.ndarray:
-        started = time.monotonic()
         with_ids = getattr(self.vectors, "embed_passages_with_ids", None)
-        try:
+        with self._busy:
             if with_ids is not None and any(p is not None for p in ids):
                 vectors: np.ndarray = with_ids(texts, ids)
                 return vectors
             return self.vectors.embed_passages(texts)
-        finally:
-            self.progress.seconds += time.monotonic() - started
 
     @staticmethod
     def _ready(batch: _Batch) -> bool:
@@ -207,7 +219,7 @@ class MeaningStage:
 
     # -- the store side ------------------------------------------------------------------
 
-    def _take(self, skip: set[int]) -> _Batch | None:
+    def _take(self, skip: set[int], sent: AbstractSet[str] = frozenset()) -> _Batch | None:
         """The next batch: its passages, and the distinct texts no stored vector covers."""
         rows = next_unembedded(self.store.conn, self.batch_passages, skip | self._refused)
         if not rows:
@@ -218,7 +230,7 @@ class MeaningStage:
             if pieces.get(row.text) is None:
                 pieces[row.text] = found
         known = stored_vectors(self.store.conn, list(pieces))
-        texts = [t for t in pieces if t not in known]
+        texts = [t for t in pieces if t not in known and t not in sent]
         return _Batch(rows, texts, None, [pieces[t] for t in texts])
 
     def _write(self, batch: _Batch, vectors: np.ndarray | None) -> int:
@@ -251,9 +263,35 @@ class MeaningStage:
         return len(ids)
 
 
-def _lower_thread_priority() -> None:
+class _BusyClock:
+    """Adds to progress.seconds the wall time in which any encoder thread is embedding, so
+    the rate (and the ETA) stays per second of the phase with two threads at work."""
+
+    def __init__(self, progress: MeaningProgress) -> None:
+        self.progress = progress
+        self._lock = threading.Lock()
+        self._working = 0
+        self._since = 0.0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._working == 0:
+                self._since = time.monotonic()
+            self._working += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._working -= 1
+            if self._working == 0:
+                self.progress.seconds += time.monotonic() - self._since
+
+
+def _encoder_thread() -> None:
     """Linux keeps a nice value per thread: the encoder's (and the threads it starts,
-    which inherit it) let the words phase have the CPU first."""
+    which inherit it) let the words phase have the CPU first. Each worker runs its share of
+    the cores' torch threads."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    pin_this_thread((cores or 1) // ENCODER_WORKERS)
     if hasattr(os, "setpriority"):
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ENCODER_NICE)

@@ -129,15 +129,20 @@ class SemanticIndex:
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
             marks = ",".join("?" * len(part))
-            rows = conn.execute(
+            # Rows are (int, bytes) already; no per-row conversion (a search's rescoring reads
+            # 800 of them at 1M passages, bench/rescore_depth.py).
+            blobs.update(conn.execute(
                 f"SELECT id, vector FROM chunks WHERE id IN ({marks}) AND vector IS NOT NULL",
                 part,
-            )
-            blobs.update({int(r[0]): bytes(r[1]) for r in rows})
+            ))
         found = [i for i in ids if i in blobs]
         return found, from_blobs([blobs[i] for i in found], self.dim)
 
     # -- indexing (PassageVectors) ----------------------------------------------------------
+
+    def encodes_side_by_side(self) -> bool:
+        """Whether the meaning phase's pinned workers may call the encoder at once."""
+        return bool(getattr(self.encoder, "side_by_side", False))
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         self.embedded_passages += len(texts)
@@ -214,7 +219,10 @@ class SemanticIndex:
         if allowed is not None:
             allowed_ids = allowed
             predicate = allowed_ids.__contains__
-        labels, scores = self.index.search(vector, k, predicate, self._fetcher(store))
+        # A folder's passages are fewer than the index's, and as sparse in the graph's space:
+        # the rescored pool follows their count (CompactIndex.pool).
+        labels, scores = self.index.search(vector, k, predicate, self._fetcher(store),
+                                           among=None if allowed is None else len(allowed))
         pairs = zip(labels[0], scores[0], strict=True)
         return [(int(label), float(score)) for label, score in pairs]
 

@@ -12,48 +12,26 @@ when the engine dies (the pipes read as closed), or on an "exit" request.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import platform
 import signal
 import threading
 from collections.abc import Callable
-from importlib import metadata
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from engine.config import EmbedConfig
 from engine.embed.base import Encoder
-from engine.embed.calibration import (
-    CALIBRATION_TEXTS,
-    MIN_COSINE,
-    Verdict,
-    VerdictCache,
-    folder_fingerprint,
-    min_cosine,
-)
+from engine.embed.calibration import VerdictCache
 from engine.embed.lean_bert import LeanQueryEncoder, supported
-from engine.embed.model_dir import read_model_info, resolve_model_dir
+from engine.embed.lean_check import check_lean, lean_key
+from engine.embed.model_dir import resolve_model_dir
 from engine.embed.threads import limit_blas_threads
 
 log = logging.getLogger(__name__)
 
 Reply = tuple[Any, ...]
-
-
-def lean_key(config: EmbedConfig, path: Path) -> str:
-    """What the lean path's verdict depends on: the folder, the settings, torch's version."""
-    try:
-        torch_version = metadata.version("torch")
-    except metadata.PackageNotFoundError:
-        torch_version = "none"
-    texts = hashlib.sha256("\x00".join(CALIBRATION_TEXTS).encode()).hexdigest()[:8]
-    settings = (config.device, config.precision, config.pooling, str(config.normalize),
-                config.query_prefix)
-    return " | ".join(("lean-query", read_model_info(path).name, folder_fingerprint(path),
-                       *settings, f"torch {torch_version}", platform.machine(), f"set {texts}"))
 
 
 class ChildModels:
@@ -101,14 +79,7 @@ class ChildModels:
             return self._full
 
     def _check_lean(self, full: Encoder) -> None:
-        lean = LeanQueryEncoder(self.path, self.config)
-        cosine = min_cosine(full.encode_queries(CALIBRATION_TEXTS),
-                            lean.encode_queries(CALIBRATION_TEXTS))
-        passed = cosine >= MIN_COSINE
-        self._verdicts.put(self._key, Verdict(cosine, passed, from_cache=False))
-        log.info("lean query path vs %s: min cosine %.6f", full.describe(), cosine)
-        if passed:
-            self._lean = lean
+        self._lean = check_lean(full, self.config, self.path, self._verdicts, self._key)
 
     def info(self) -> dict[str, Any]:
         full = self._full

@@ -4,8 +4,9 @@ At 1M passages a graph of full 384-d float32 vectors holds 1.5 GB of vectors tha
 already stores as float16. Past `IndexConfig.reduce_from` passages the graph holds each
 vector projected on the top `reduced_dim` principal directions of the stored vectors
 (engine/vectors/projection.py, kept in the meta table by the caller); a search takes the
-graph's best `rescore` candidates and ranks them by their exact inner product with the
-query, from the stored vectors (bench/vector_memory_study.py measured the trade).
+graph's best `rescore` candidates (more in a large index: CompactIndex.pool) and ranks them
+by their exact inner product with the query, from the stored vectors
+(bench/vector_memory_study.py measured the trade, bench/rescore_depth.py the depth).
 """
 
 from __future__ import annotations
@@ -93,19 +94,35 @@ class CompactIndex:
 
     def search(
         self, queries: npt.ArrayLike, k: int, filter: LabelFilter | None = None,
-        fetch: FetchFound | None = None,
+        fetch: FetchFound | None = None, *, among: int | None = None,
     ) -> tuple[Labels, Vectors]:
-        """Top-k labels and exact inner products, best first, one row per query."""
+        """Top-k labels and exact inner products, best first, one row per query.
+
+        `among`: how many labels `filter` lets through, when the caller knows; the pool
+        grows with those rather than with the whole index (see pool()).
+        """
         data = _unit(queries)
         if self.projection is None:
             return self.graph.search(data, k, filter)
-        pool = max(self.config.rescore, 3 * k)
-        candidates, _ = self.graph.search(self.projection.apply(data), pool, filter)
+        pool = self.pool(k, among)
+        # hnswlib searches with ef = max(ef, k), and a k close to ef costs graph recall (0.975
+        # of the projected top 1,000 at ef 1,024 against 0.992 at 2,048, 1M passages): a deep
+        # pool asks the graph for twice its size and keeps the best `pool`.
+        depth = pool if 2 * pool <= self.config.ef else 2 * pool
+        candidates, _ = self.graph.search(self.projection.apply(data), depth, filter)
+        candidates = candidates[:, :pool]
         rows = [self._rescore(q, c, k, fetch or self._fetch) for q, c in zip(data, candidates,
                                                                              strict=True)]
         width = min((len(r[0]) for r in rows), default=0)
         return (np.array([r[0][:width] for r in rows], dtype=np.int64).reshape(len(rows), width),
                 np.array([r[1][:width] for r in rows], dtype=np.float32).reshape(len(rows), width))
+
+    def pool(self, k: int, among: int | None = None) -> int:
+        """How many of the graph's candidates a search for `k` results rescores exactly,
+        among `among` labels that a filter allows (all of the index when None)."""
+        count = len(self.graph) if among is None else min(among, len(self.graph))
+        grown = -(-count * self.config.rescore_per_million // 1_000_000)
+        return max(self.config.rescore, 3 * k, grown)
 
     @staticmethod
     def _rescore(
@@ -143,6 +160,11 @@ def open_compact(
                          if not isinstance(expected_labels, np.ndarray)
                          else expected_labels.astype(np.int64))
     projection, refitted = _wanted_projection(stored, config, expected, fetch, dim)
+    if refitted and path.exists():
+        # A new fit: the file holds the graph of the vectors before it. Rebuilding it is the
+        # plan (a first index grew past reduce_from), not damage, so it is no warning.
+        logger.info("rebuilding the vector index %s for its new projection", path)
+        path.unlink()
     strict = _strict(fetch)
     graph_dim = projection.reduced if projection is not None else dim
     unit = projection is None

@@ -49,7 +49,7 @@ def test_status_reports_engine_device_and_folders(
     status = client.status()
     assert status["engine"]["state"] == "running"
     assert status["model"] == "all-MiniLM-L6-v2"
-    assert status["device"] == "cpu" and status["precision"] in ("bf16", "fp32")
+    assert status["device"] == "cpu" and status["precision"] in ("bf16", "int8", "fp32")
     (row,) = status["folder_list"]
     assert row["path"] == str(folder) and row["watch"] == "live"
     assert row["indexed"] == 3 and row["queued"] == 0

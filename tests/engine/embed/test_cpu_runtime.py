@@ -61,8 +61,23 @@ def test_no_bf16_switch_hides_bf16_units_and_caps_onednn(
     assert device.ISA_ENV not in environ
     apply_cpu_isa("no-bf16")
     assert cpu_bf16_unit() == ""
-    assert device.choose_placement("cpu", "auto").precision == "fp32"
+    # Without bf16 units: int8 where the int8 extra is installed, else fp32.
+    wanted = "int8" if device.int8_runtime_installed() else "fp32"
+    assert device.choose_placement("cpu", "auto").precision == wanted
     assert environ[device.ISA_ENV] in ("AVX2", "AVX2_VNNI")
+
+
+def test_auto_takes_int8_without_bf16_units_only_where_openvino_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(device, "cpu_bf16_unit", lambda: "")
+    monkeypatch.setattr(device, "int8_runtime_installed", lambda: True)
+    placement = device.choose_placement("cpu", "auto")
+    assert (placement.precision, placement.forced) == ("int8", False)
+    monkeypatch.setattr(device, "int8_runtime_installed", lambda: False)
+    assert device.choose_placement("cpu", "auto").precision == "fp32"
+    monkeypatch.setattr(device, "cpu_bf16_unit", lambda: "AMX")
+    assert device.choose_placement("cpu", "auto").precision == "bf16"  # bf16 units: torch's
 
 
 def test_candidates_fall_back_in_order(monkeypatch: pytest.MonkeyPatch) -> None:

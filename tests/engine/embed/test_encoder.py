@@ -13,7 +13,7 @@ from engine.config import EmbedConfig
 from engine.embed import transformer as transformer_module
 from engine.embed.base import Encoder
 from engine.embed.calibration import CACHE_FILE_NAME, min_cosine
-from engine.embed.device import Placement, choose_placement, cpu_bf16_unit
+from engine.embed.device import Placement, choose_placement, cpu_bf16_unit, int8_runtime_installed
 from engine.embed.hashing import HashingEncoder
 from engine.embed.model_dir import ModelNotFoundError, resolve_model_dir
 from engine.embed.threads import FIRST_INTERVAL, ThreadTuner
@@ -81,7 +81,8 @@ def test_hashing_encoder_same_words_are_similar() -> None:
 
 def test_auto_precision_follows_the_hardware() -> None:
     placement = choose_placement("cpu", "auto")
-    assert placement.precision == ("bf16" if cpu_bf16_unit() else "fp32")
+    no_units = "int8" if int8_runtime_installed() else "fp32"
+    assert placement.precision == ("bf16" if cpu_bf16_unit() else no_units)
     assert not placement.forced
     forced = choose_placement("cpu", "fp32")
     assert forced.precision == "fp32" and forced.forced

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import engine.store.repack as repack
 from engine.core import Engine
 from engine.embed.hashing import HashingEncoder
 from engine.ingest.forget import folders_to_forget
@@ -67,3 +68,26 @@ def test_forget_without_the_model_prunes_the_vector_file(tmp_path: Path) -> None
     assert all(deleted for label, (_, deleted) in slots.items() if label in dropped)
     assert sum(not deleted for _, deleted in slots.values()) == 3
     assert traces_in(data, [b"gardening"]), "what was kept is still indexed"
+
+
+def test_a_run_that_wrote_a_quarter_of_the_index_repacks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repack, "MIN_WRITTEN", 1)
+    root = tmp_path / "docs"
+    root.mkdir()
+    for n in range(8):
+        (root / f"{n}.txt").write_text(f"Note {n} on gardening, compost and the wombatrix {n}.")
+    engine = _hashing_engine(tmp_path / "data")
+    try:
+        engine.index([root])  # its save point at the end repacks, the vectors being in
+        last = engine.store.conn.execute("SELECT max(id) FROM chunks").fetchone()[0]
+        assert engine.store.get_meta(repack.REPACKED_KEY) == str(last)
+        assert engine.store.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+        assert engine.search("wombatrix", mode="keyword").results
+        assert engine.search("gardening compost", mode="semantic").results
+        (root / "8.txt").write_text("One more note on gardening.")  # 1 passage of 9: not yet
+        engine.index([root])
+        assert engine.store.get_meta(repack.REPACKED_KEY) == str(last)
+    finally:
+        engine.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -75,17 +77,21 @@ def test_projected_graph_rescored_exactly_keeps_recall(stored: Stored, tmp_path:
 
 
 def test_a_file_from_before_projections_is_rebuilt_from_the_stored_vectors(
-    stored: Stored, tmp_path: Path
+    stored: Stored, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "v.hnsw"
     old = VectorIndex(path, DIM, IndexConfig(m=16, ef_construction=100, ef=256))
     old.add(stored.ids, stored.fetch(stored.ids.tolist())[1])
     old.save()
 
-    index, report = open_compact(path, DIM, CONFIG, stored.ids, stored.fetch, None)
+    with caplog.at_level(logging.INFO):
+        index, report = open_compact(path, DIM, CONFIG, stored.ids, stored.fetch, None)
 
     assert report.repair.rebuilt and report.projection is not None
     assert read_hnsw_file(path).dim == 24 and len(index) == N
+    # The planned rebuild of a first projection is said, but as no warning (no damage).
+    assert any("new projection" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_reopening_with_its_projection_loads_the_file(stored: Stored, tmp_path: Path) -> None:
@@ -136,6 +142,27 @@ def test_candidates_gone_from_the_store_are_left_out(stored: Stored, tmp_path: P
     found, _ = index.search(query, 10)
 
     assert int(stored.ids[7]) not in found[0].tolist() and found.shape == (1, 10)
+
+
+def test_the_rescored_pool_grows_with_the_index(stored: Stored, tmp_path: Path) -> None:
+    config = dataclasses.replace(CONFIG, rescore_per_million=50_000)  # 200 of 4,000 passages
+    index, _ = open_compact(tmp_path / "v.hnsw", DIM, config, stored.ids, stored.fetch, None)
+    queries = _anisotropic(np.random.default_rng(18), 20)
+    asked: list[int] = []
+
+    def counting(ids: Sequence[int]) -> tuple[list[int], Array]:
+        asked.append(len(ids))
+        return stored.fetch(ids)
+
+    found, _ = index.search(queries, 10, None, counting)
+
+    # Deeper than ef 256 at twice the pool, the graph's best 200 are the ones rescored.
+    assert index.pool(10) == 200 and asked == [200] * len(queries)
+    assert index.pool(100) == 300  # still at least 3 candidates per result wanted
+    assert index.pool(10, among=3_000) == 150  # a filter's 3,000 passages: a pool of 150
+    assert _recall(found, stored.exact(queries, 10)) >= 0.98
+    index.config = CONFIG  # 800 a million: under `rescore` at this size
+    assert index.pool(10) == CONFIG.rescore
 
 
 def test_added_vectors_are_projected_and_found(stored: Stored, tmp_path: Path) -> None:
