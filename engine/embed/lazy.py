@@ -55,7 +55,7 @@ class LazyEncoder:
     @property
     def side_by_side(self) -> bool:
         """The real encoder's, once loaded; False before (nothing is loaded to ask)."""
-        return bool(getattr(self._real, "side_by_side", False)) if self._real else False
+        return bool(getattr(self._real, "side_by_side", False))
 
     def real(self) -> Encoder:
         """The loaded encoder; ModelLoadError (every time after the first) if it cannot load."""
