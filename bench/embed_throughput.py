@@ -46,7 +46,7 @@ import torch  # noqa: E402
 
 from engine.config import ChunkConfig, EmbedConfig  # noqa: E402
 from engine.embed.model_dir import read_model_info, resolve_model_dir  # noqa: E402
-from engine.embed.threads import pin_this_thread  # noqa: E402
+from engine.embed.threads import pin_share_of_cores  # noqa: E402
 from engine.embed.transformer import BASE_THREADS, TransformerEncoder  # noqa: E402
 from engine.ingest.meaning import BATCH_PASSAGES, ENCODER_WORKERS  # noqa: E402
 
@@ -249,9 +249,7 @@ def _workers(
     """encode() as the meaning phase calls it: 512-passage batches on pinned threads."""
     from concurrent.futures import ThreadPoolExecutor
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    pool = ThreadPoolExecutor(workers, initializer=pin_this_thread,
-                              initargs=((cores or 1) // ENCODER_WORKERS,))
+    pool = ThreadPoolExecutor(workers, initializer=pin_share_of_cores, initargs=(ENCODER_WORKERS,))
 
     def run(texts: Sequence[str]) -> Any:
         batches = [texts[i:i + BATCH_PASSAGES] for i in range(0, len(texts), BATCH_PASSAGES)]

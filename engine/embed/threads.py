@@ -8,6 +8,7 @@ encoder 4x slower than 1. So the tuner times batches and now and then tries anot
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from threadpoolctl import threadpool_limits
@@ -28,6 +29,13 @@ def pin_this_thread(threads: int) -> None:
     of one torch thread each embedded 11% faster on 2 cores than one worker of two, which wait
     for each other at every parallel region; unpinned callers take turns through the tuner."""
     _pinned.threads = max(1, threads)
+
+
+def pin_share_of_cores(workers: int) -> None:
+    """pin_this_thread() to this thread's share of the cores the process may run on, when
+    `workers` threads share them."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    pin_this_thread((cores or 1) // max(1, workers))
 
 
 def pinned_threads() -> int | None:

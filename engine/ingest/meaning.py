@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.embed.lazy import ModelLoadError
-from engine.embed.threads import pin_this_thread
+from engine.embed.threads import pin_share_of_cores
 from engine.ingest.outcomes import IndexProgress, IndexSummary
 from engine.ingest.reading import is_storage_fault
 from engine.ingest.recorder import PassageVectors
@@ -290,8 +290,7 @@ def _encoder_thread() -> None:
     """Linux keeps a nice value per thread: the encoder's (and the threads it starts,
     which inherit it) let the words phase have the CPU first. Each worker runs its share of
     the cores' torch threads."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    pin_this_thread((cores or 1) // ENCODER_WORKERS)
+    pin_share_of_cores(ENCODER_WORKERS)
     if hasattr(os, "setpriority"):
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ENCODER_NICE)
