@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 from engine.config import Config, ensure_data_dir, load_config
 from engine.embed.model_dir import resolve_model_dir
 from engine.ingest.chunk import PassageTokenizer
-from engine.ingest.forget import Forgotten, folders_to_forget, forget_folders, purge_traces
+from engine.ingest.forget import (
+    Forgotten,
+    folders_to_forget,
+    forget_folders,
+    purge_traces,
+    refresh_keywords,
+)
 from engine.ingest.indexer import IndexSummary, ProgressCallback
 from engine.ingest.ocr_stage import index_folders_with_ocr, ocr_status
 from engine.ingest.status import folder_rows, meaning_status
@@ -103,6 +109,7 @@ class Engine:
             folders, progress,
         )
         self.purge()  # files deleted or changed since the last run leave no trace
+        self.refresh_keywords()
         from engine.embed.lazy import LazyEncoder
 
         encoder = vectors.encoder if vectors is not None else None
@@ -131,6 +138,10 @@ class Engine:
         """Make whatever was removed unrecoverable from the data dir (engine.ingest.forget);
         the vector file is pruned without loading the model when it is not loaded."""
         return purge_traces(self.store, self._semantic, self.data_dir, self.config.index)
+
+    def refresh_keywords(self) -> None:
+        """Bring the keyword index up to date with FTS5 (engine/store/keyword_index.py)."""
+        refresh_keywords(self.store, self.config.search)
 
     def forget_vectors(self) -> None:
         """Drop every stored vector and the model record, so the next index re-embeds all."""

@@ -8,19 +8,24 @@ deleted vectors overwritten, and SQLite is purged (engine/store/purge.py).
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from engine.config import IndexConfig
+from engine.config import IndexConfig, SearchConfig
 from engine.ingest.indexer import PassageVectors
 from engine.store import Store
+from engine.store.keyword_build import drop_stale_keyword_index, refresh_keyword_index
 from engine.store.purge import PurgeResult, purge_database, purge_pending
 from engine.store.repack import repack_if_due
 from engine.vectors import VECTORS_FILE_NAME, prune_file
+
+log = logging.getLogger(__name__)
 
 OnUnpin = Callable[[int, str], None]  # (folder id, path), once each folder is gone
 
@@ -102,8 +107,18 @@ def purge_traces(
         if vectors is None and data_dir is not None:
             prune_vectors(store, data_dir, config)
         purged = purge_database(store)
+        drop_stale_keyword_index(store.path, store.conn)
     repack_if_due(store)
     return purged
+
+
+def refresh_keywords(store: Store, config: SearchConfig) -> None:
+    """At an idle save point, the keyword index is brought up to date with FTS5 (built from
+    `keyword_index_min` passages on); a failure leaves keyword search to FTS5 alone."""
+    try:
+        refresh_keyword_index(store.path, store.conn, config.keyword_index_min)
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("could not build the keyword index: %s", exc)
 
 
 def prune_vectors(store: Store, data_dir: Path, config: IndexConfig) -> int:

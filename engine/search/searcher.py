@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import Protocol
 
 from engine.search.coverage import SemanticCoverage
@@ -17,7 +16,15 @@ from engine.search.filters import SearchFilters as SearchFilters  # kept here fo
 from engine.search.fusion import SEMANTIC_WEIGHT, fuse_parts
 from engine.search.modes import MODES as MODES  # kept here for its importers
 from engine.store import Store
-from engine.store.keyword import document_search, keyword_search, matched_spans
+from engine.store.keyword import (
+    KeywordHit,
+    document_search,
+    keyword_search,
+    matched_spans,
+    matches_query,
+    postings_search,
+)
+from engine.store.keyword_index import KeywordIndex, open_keyword_index
 from engine.store.paths import path_from_db
 from engine.store.pending_vectors import passage_count
 
@@ -132,10 +139,11 @@ class Searcher:
         allowed: tuple[list[int], list[int]] | None = None
         chunk_runs: list[tuple[int, int]] | None = None
         file_runs: list[tuple[int, int]] | None = None
+        postings = self._keyword_index() if mode != "semantic" else None
         if where:
             last = last_id(self.store.conn, "chunks")
-            # The keyword side alone needs the ids only while they are few enough for runs.
-            at_most = int(RUN_SHARE * last) if mode == "keyword" else None
+            # FTS5 alone needs the ids only while they are few enough for runs.
+            at_most = int(RUN_SHARE * last) if mode == "keyword" and not postings else None
             allowed = allowed_chunks(self.store.conn, where, params, at_most)
             if allowed is not None:
                 chunk_runs = id_runs(allowed[0], last)
@@ -146,22 +154,14 @@ class Searcher:
         keyword_floor = 0.0
         documents: dict[int, float] = {}
         document_floor = 0.0
+        bm25: Callable[[], tuple[list[KeywordHit], list[KeywordHit]]] | None = None
         if mode in ("hybrid", "keyword"):
             # BM25 ranks every match to sort them anyway, so scoring the first thousand costs
             # about the same as the first hundred: the extra ones give semantic candidates
             # their exact keyword score without a second FTS5 scan (which cost ~50 ms).
             pool = depth if mode == "keyword" else max(depth, KEYWORD_SCORE_POOL)
-            hits = keyword_search(self.store.conn, query, pool, where, params, chunk_runs)
-            keyword = {h.chunk_id: (h.score, h.rank) for h in hits[:depth]}
-            keyword_pool = {h.chunk_id: h.score for h in hits}
-            # Past a full pool a passage scores at most the pool's last score; else it has none.
-            keyword_floor = hits[-1].score if len(hits) == pool else 0.0
-            if self.document_weight > 0 and hits:
-                files = document_search(
-                    self.store.conn, query, DOCUMENT_POOL, where, params, file_runs
-                )
-                documents = {h.chunk_id: h.score for h in files}
-                document_floor = files[-1].score if len(files) == DOCUMENT_POOL else 0.0
+            bm25 = self._keyword_side(query, pool, where, params, chunk_runs, file_runs,
+                                      postings, allowed)
 
         semantic: dict[int, tuple[float, int]] = {}
         parts: dict[int, tuple[float, float]] = {}
@@ -172,6 +172,15 @@ class Searcher:
                 raise RuntimeError("semantic search needs an encoder and a vector index")
             nearest = self.semantic.nearest(query, depth, self._allowed_set(allowed))
             semantic = {cid: (sim, rank + 1) for rank, (cid, sim) in enumerate(nearest)}
+
+        if bm25 is not None:
+            hits, files = bm25()
+            keyword = {h.chunk_id: (h.score, h.rank) for h in hits[:depth]}
+            keyword_pool = {h.chunk_id: h.score for h in hits}
+            # Past a full pool a passage scores at most the pool's last score; else it has none.
+            keyword_floor = hits[-1].score if len(hits) == pool else 0.0
+            documents = {h.chunk_id: h.score for h in files}
+            document_floor = files[-1].score if len(files) == DOCUMENT_POOL else 0.0
 
         rows = self.rows(list(dict.fromkeys([*keyword, *semantic])))
         file_of = {cid: row[0] for cid, row in rows.items()}
@@ -228,6 +237,40 @@ class Searcher:
         return SearchResponse(query, mode, confident, results, elapsed,
                               semantic_coverage=coverage)
 
+    def _keyword_side(
+        self, query: str, pool: int, where: str, params: tuple[object, ...],
+        chunk_runs: list[tuple[int, int]] | None, file_runs: list[tuple[int, int]] | None,
+        postings: KeywordIndex | None, allowed: tuple[list[int], list[int]] | None,
+    ) -> Callable[[], tuple[list[KeywordHit], list[KeywordHit]]]:
+        """The best passages and files by BM25, when asked. From a keyword index both start
+        now, on two threads beside the caller's, which meanwhile searches by meaning (numpy
+        and pread let go of the GIL); from FTS5 they run when asked."""
+        documents = self.document_weight > 0
+        if postings is not None and (not where or allowed is not None):
+            both = postings_search(self.store.conn, postings, query, pool,
+                                   DOCUMENT_POOL if documents else 0,
+                                   allowed[0] if allowed else None,
+                                   allowed[1] if allowed else None)
+            if both is not None:
+                def joined() -> tuple[list[KeywordHit], list[KeywordHit]]:
+                    hits = both[0].result()
+                    files = both[1].result()
+                    return hits, files if hits else []
+                return joined
+
+        def run() -> tuple[list[KeywordHit], list[KeywordHit]]:
+            conn = self.store.conn
+            hits = keyword_search(conn, query, pool, where, params, chunk_runs)
+            files = document_search(conn, query, DOCUMENT_POOL, where, params,
+                                    file_runs) if documents and hits else []
+            return hits, files
+        return run
+
+    def _keyword_index(self) -> KeywordIndex | None:
+        """The keyword index beside the database while it matches FTS5's content exactly."""
+        index = open_keyword_index(self.store.path)
+        return index if index is not None and index.fresh(self.store.conn) else None
+
     def _with_documents(
         self,
         words: dict[int, float],
@@ -255,12 +298,12 @@ class Searcher:
         finder = CopyFinder(stored_vectors(conn, ranked) if self.collapse else {},
                             texts=lambda ids: passage_texts(conn, ids))
         shown: list[tuple[list[PassageHit], list[Copy]]] = []
+        matched = matches_query(query) if query else None
         for file_id, group in by_file.items():
             best = group[0]
             original = None
             if self.collapse:
-                words = partial(matched_spans, best.text, query) if query else None
-                original = finder.original_of(best.chunk_id, best.text, words)
+                original = finder.original_of(best.chunk_id, best.text, matched)
             if original is not None:
                 shown[original][1].append(Copy(best.path, best.page, best.start, best.end))
             elif len(shown) < k:

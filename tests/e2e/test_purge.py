@@ -25,6 +25,7 @@ import pytest
 
 from engine.cli.main import main
 from engine.search.semantic import VECTORS_FILE_NAME
+from engine.store.keyword_index import KEYWORD_FILE
 from tests.helpers.engine_process import (
     engine_env,
     paths_found,
@@ -89,7 +90,9 @@ def _layout(tmp: Path, runtime: Path, old_log: bool) -> Layout:
     # big enough that the engine's first line rotates it.
     layout.data.mkdir(mode=0o755)
     (layout.data / "cache").mkdir(mode=0o755)
-    (layout.data / "config.toml").write_text("[watch]\ndebounce_seconds = 0.2\n")
+    # The keyword index too (engine/store/keyword_index.py), which a big index keeps.
+    (layout.data / "config.toml").write_text(
+        "[watch]\ndebounce_seconds = 0.2\n[search]\nkeyword_index_min = 1\n")
     os.chmod(layout.data / "config.toml", 0o644)
     layout.state.mkdir(mode=0o700)
     if old_log:
@@ -158,6 +161,7 @@ def in_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
         assert main(["index", *map(str, layout.folders), *dowse]) == 0
         layout.needles = _removed_passages(layout)
         assert len(traces_in(layout.scanned, layout.needles)) >= 2  # the scan does find them
+        assert WORDS["deleted"].encode() in (layout.data / KEYWORD_FILE).read_bytes()
 
         _change_docs(layout)
         renamed = layout.docs / "renamed-later.txt"

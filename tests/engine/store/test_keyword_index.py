@@ -1,0 +1,196 @@
+"""The keyword index against FTS5 itself on a real database: the same passages and files with
+the same BM25 scores, filtered or not; FTS5 again once it is stale; gone once words are purged."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+
+import pytest
+
+import engine.store.keyword_index as keyword_index
+from engine.config import Config, IndexConfig, SearchConfig
+from engine.core import Engine
+from engine.ingest.forget import purge_traces
+from engine.search.searcher import Searcher, SearchFilters
+from engine.store import ChunkRow, Store
+from engine.store.keyword import document_search, keyword_search
+from engine.store.keyword_build import build_keyword_index, refresh_keyword_index
+from engine.store.keyword_index import KEYWORD_FILE, open_keyword_index
+
+# Inflections that FTS5's porter stemmer folds together, accents that remove_diacritics folds,
+# and words common enough that their idf is clamped, so every part of bm25() is exercised.
+WORDS = (
+    "river rivers lantern lanterns copper orchard orchards falcon granite harbor harboring "
+    "meadow violin glacier saffron compass thunder willow ember quartz canyon running runs "
+    "run beacon marble café cafe naïve prairie cobalt lagoon cedar connection connected"
+).split()
+COMMON = ["stone"] * 12  # in most passages: bm25()'s idf floor
+QUERIES = [
+    "running rivers", "falcon", "café lanterns and granite", "stone", "stone river stone",
+    "connection connected connect", "naive harboring of quartz", "the of", "nothingmatches",
+    "copper copper copper orchard", "Cobalt LAGOON cedar", "x_y river",
+]
+
+
+def _write(store: Store, folder: int, files: int, seed: int, first: int = 0) -> None:
+    rng = random.Random(seed)
+    for n in range(first, first + files):
+        texts = []
+        for _ in range(rng.randint(1, 6)):
+            length = rng.randint(3, 90)
+            texts.append(" ".join(rng.choice(WORDS + COMMON) for _ in range(length)))
+        chunks = [ChunkRow(i, 0, len(t), None, None, t) for i, t in enumerate(texts)]
+        store.record_file(folder_id=folder, path=f"/docs/{'ab'[n % 2]}/f{n}.txt", size=1,
+                          mtime=1.0, hash=f"h{n}", kind="text", state="indexed", chunks=chunks)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store.open_in(tmp_path)
+    folder = store.pin_folder("/docs")
+    _write(store, folder, 120, seed=7)
+    return store
+
+
+def _pairs(hits: list[object]) -> list[tuple[int, float]]:
+    return [(h.chunk_id, round(h.score, 9)) for h in hits]  # type: ignore[attr-defined]
+
+
+def _same(ours: list[tuple[int, float]], theirs: list[tuple[int, float]]) -> None:
+    """Equal scores in the same order; ids may swap only within a tie."""
+    assert [s for _, s in ours] == [s for _, s in theirs]
+    by_score: dict[float, set[int]] = {}
+    for i, s in theirs:
+        by_score.setdefault(s, set()).add(i)
+    for i, s in ours:
+        assert i in by_score[s]
+
+
+@pytest.fixture(params=["every term in full", "pruned from the first term"])
+def pruning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways a query is scored: on this small index no term has enough postings to be
+    worth pruning, so the second makes every term one that is."""
+    if request.param != "every term in full":
+        monkeypatch.setattr(keyword_index, "PRUNE_POSTINGS", 1)
+        monkeypatch.setattr(keyword_index, "PRUNE_CHECKS", 100)
+
+
+@pytest.mark.usefixtures("pruning")
+def test_the_index_gives_fts5s_passages_and_files_with_its_scores(store: Store) -> None:
+    build_keyword_index(store.path)
+    index = open_keyword_index(store.path)
+    assert index is not None and index.fresh(store.conn)
+    for query in QUERIES:
+        for limit in (5, 1000):
+            _same(_pairs(keyword_search(store.conn, query, limit, postings=index)),
+                  _pairs(keyword_search(store.conn, query, limit)))
+            _same(_pairs(document_search(store.conn, query, limit, postings=index)),
+                  _pairs(document_search(store.conn, query, limit)))
+    assert keyword_search(store.conn, "river", 10, postings=index)  # not vacuous
+
+
+@pytest.mark.usefixtures("pruning")
+def test_a_filter_keeps_the_same_answer(store: Store) -> None:
+    build_keyword_index(store.path)
+    index = open_keyword_index(store.path)
+    where, params = SearchFilters(folders=("/docs/a",)).sql()
+    rows = store.conn.execute(
+        f"SELECT c.id, c.file_id FROM files f JOIN chunks c ON c.file_id = f.id WHERE {where}",
+        params).fetchall()
+    chunk_ids, file_ids = sorted(r[0] for r in rows), sorted({r[1] for r in rows})
+    for query in QUERIES:
+        ours = keyword_search(store.conn, query, 50, where, params, postings=index,
+                              allowed=chunk_ids)
+        assert {h.chunk_id for h in ours} <= set(chunk_ids)
+        _same(_pairs(ours), _pairs(keyword_search(store.conn, query, 50, where, params)))
+        ours = document_search(store.conn, query, 50, where, params, postings=index,
+                               allowed=file_ids)
+        _same(_pairs(ours), _pairs(document_search(store.conn, query, 50, where, params)))
+
+
+def test_the_searcher_answers_alike_with_and_without_it(store: Store) -> None:
+    searcher = Searcher(store, None)
+    before = [searcher.search(q, "keyword", 10).results for q in QUERIES]
+    assert refresh_keyword_index(store.path, store.conn, min_passages=0)
+    assert searcher._keyword_index() is not None
+    after = [searcher.search(q, "keyword", 10).results for q in QUERIES]
+    assert any(before)
+    for old, new in zip(before, after, strict=True):
+        assert [round(r.best.score, 9) for r in old] == [round(r.best.score, 9) for r in new]
+        assert [(r.best.chunk_id, [m.chunk_id for m in r.more]) for r in old] == [
+            (r.best.chunk_id, [m.chunk_id for m in r.more]) for r in new]
+
+
+def test_a_stale_index_is_not_used_and_is_rebuilt(store: Store) -> None:
+    build_keyword_index(store.path)
+    searcher = Searcher(store, None)
+    assert searcher._keyword_index() is not None
+    # A new passage (its word found nowhere else) makes the index stale: FTS5 answers.
+    store.record_file(folder_id=1, path="/docs/new.txt", size=1, mtime=2.0, hash="new",
+                      kind="text", state="indexed",
+                      chunks=[ChunkRow(0, 0, 20, None, None, "zeppelin over granite")])
+    assert searcher._keyword_index() is None
+    found = searcher.search("zeppelin", "keyword", 10).results
+    assert [r.best.path for r in found] == ["/docs/new.txt"]
+    assert refresh_keyword_index(store.path, store.conn, min_passages=0)
+    assert searcher._keyword_index() is not None
+    assert [r.best.path for r in searcher.search("zeppelin", "keyword", 10).results] == [
+        "/docs/new.txt"]
+    assert not refresh_keyword_index(store.path, store.conn, min_passages=0)  # fresh already
+
+
+def test_removals_make_it_stale_and_the_purge_deletes_it(store: Store) -> None:
+    build_keyword_index(store.path)
+    path = store.path.parent / KEYWORD_FILE
+    assert b"saffron" in path.read_bytes()
+    store.delete_files([store.conn.execute("SELECT id FROM files").fetchone()[0]])
+    index = open_keyword_index(store.path)
+    assert index is not None and not index.fresh(store.conn)
+    purge_traces(store, None, None, IndexConfig())
+    assert not path.exists()  # the words of the removed file are listed nowhere any more
+
+
+def test_below_the_threshold_none_is_built_and_a_stale_one_goes(store: Store) -> None:
+    path = store.path.parent / KEYWORD_FILE
+    assert not refresh_keyword_index(store.path, store.conn, min_passages=10**6)
+    assert not path.exists()
+    build_keyword_index(store.path)
+    _write(store, 1, 1, seed=9, first=500)
+    assert not refresh_keyword_index(store.path, store.conn, min_passages=10**6)
+    assert not path.exists()
+
+
+def test_a_damaged_file_is_ignored(store: Store) -> None:
+    built = build_keyword_index(store.path)
+    built.write_bytes(built.read_bytes()[:-40])
+    assert open_keyword_index(store.path) is None
+    assert Searcher(store, None).search("river", "keyword", 5).results
+
+
+def test_dowse_index_builds_it_from_the_threshold_on(tmp_path: Path) -> None:
+    """Through the engine as `dowse index` runs it: real files, extracted and chunked; the
+    index is there and fresh after the run, and the search answers as FTS5 alone did."""
+    root = tmp_path / "docs"
+    root.mkdir()
+    rng = random.Random(3)
+    for n in range(12):
+        words = " ".join(rng.choice(WORDS + COMMON) for _ in range(400))
+        (root / f"note{n}.txt").write_text(f"Note {n}. {words}\n")
+    below = Engine(tmp_path / "below")
+    below.index([root], keyword_only=True)
+    assert not (below.data_dir / KEYWORD_FILE).exists()  # under the default threshold
+    expected = [below.search(q, mode="keyword").results for q in QUERIES]
+    config = Config(search=dataclasses.replace(SearchConfig(), keyword_index_min=1))
+    engine = Engine(tmp_path / "data", config)
+    engine.index([root], keyword_only=True)
+    index = open_keyword_index(engine.store.path)
+    assert index is not None and index.fresh(engine.store.conn)
+    found = [engine.search(q, mode="keyword").results for q in QUERIES]
+    assert any(expected)
+    for old, new in zip(expected, found, strict=True):
+        assert [(r.best.path, round(r.best.score, 9)) for r in old] == [
+            (r.best.path, round(r.best.score, 9)) for r in new]
+    below.close()
+    engine.close()
