@@ -117,7 +117,7 @@ def refresh_keywords(store: Store, config: SearchConfig) -> None:
     `keyword_index_min` passages on); a failure leaves keyword search to FTS5 alone."""
     try:
         refresh_keyword_index(store.path, store.conn, config.keyword_index_min)
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, sqlite3.Error, ValueError) as exc:  # a full disk, an odd vocabulary
         log.warning("could not build the keyword index: %s", exc)
 
 

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -55,7 +56,9 @@ def build_keyword_index(db_path: Path) -> Path:
     """Write the keyword index of the database at `db_path` from one read snapshot."""
     began = time.monotonic()
     target = db_path.parent / KEYWORD_FILE
-    partial = target.with_name(KEYWORD_FILE + ".partial")
+    # Named for this process and thread, so two builders (an engine and a `dowse index` of
+    # the same data dir) never write into one file; the last to finish replaces the other.
+    partial = target.with_name(f"{KEYWORD_FILE}.{os.getpid()}-{threading.get_ident()}.partial")
     conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         conn.execute("BEGIN")

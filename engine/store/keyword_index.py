@@ -2,11 +2,11 @@
 match: FTS5 computes bm25() once per matching row (about 0.8 µs each), and at a million
 passages a question's ordinary words match 30 to 50% of them (0.4 to 0.6 s a query).
 
-The postings are FTS5's own: built from its `instance` vocabulary (engine/store/keyword_build),
-so tokens and stems are exactly FTS5's, and the scores are FTS5's bm25() to float rounding (same k1, b, column
-weights, idf clamp). The file is derived, like the HNSW file: it is used only while FTS5's
-content is exactly what it was built from (`freshness_key`), else the search goes to FTS5
-and the file is rebuilt at the next idle save point (`keyword_build.refresh_keyword_index`).
+The postings are FTS5's own, built from its `instance` vocabulary (engine/store/keyword_build):
+tokens and stems are exactly FTS5's, and the scores are FTS5's bm25() to float rounding (same
+k1, b, column weights, idf clamp). The file is derived, like the HNSW file: it is used only
+while FTS5's content is exactly what it was built from (`freshness_key`), else the search goes
+to FTS5 and the file is rebuilt at the next idle save point (`refresh_keyword_index`).
 """
 
 from __future__ import annotations
