@@ -112,11 +112,17 @@ def purge_traces(
     return purged
 
 
-def refresh_keywords(store: Store, config: SearchConfig) -> None:
+# The engine rebuilds a stale keyword index at most once per ten times the last build's
+# duration: at most a tenth of a core, however often its folders change.
+REBUILD_SPACING = 10.0
+
+
+def refresh_keywords(store: Store, config: SearchConfig, spacing: float = 0.0) -> None:
     """At an idle save point, the keyword index is brought up to date with FTS5 (built from
-    `keyword_index_min` passages on); a failure leaves keyword search to FTS5 alone."""
+    `keyword_index_min` passages on; see refresh_keyword_index for `spacing`); a failure
+    leaves keyword search to FTS5 alone."""
     try:
-        refresh_keyword_index(store.path, store.conn, config.keyword_index_min)
+        refresh_keyword_index(store.path, store.conn, config.keyword_index_min, spacing)
     except (OSError, sqlite3.Error, ValueError) as exc:  # a full disk, an odd vocabulary
         log.warning("could not build the keyword index: %s", exc)
 

@@ -344,7 +344,7 @@ class IndexWorker:
                 continue
             if self.activity != "idle":
                 self._checkpoint()
-                forget.refresh_keywords(self.store, self.config.search)  # 47 s at 1M passages
+                forget.refresh_keywords(self.store, self.config.search, forget.REBUILD_SPACING)
                 last_checkpoint = time.monotonic()
                 self.activity = "idle"
                 self.stats.end()

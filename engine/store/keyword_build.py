@@ -30,17 +30,33 @@ log = logging.getLogger(__name__)
 ALIGN = 64
 
 
-def refresh_keyword_index(db_path: Path, conn: sqlite3.Connection, min_passages: int) -> bool:
+# When each data dir's keyword index was last built here (monotonic end, seconds it took).
+_BUILT: dict[Path, tuple[float, float]] = {}
+
+
+def refresh_keyword_index(
+    db_path: Path, conn: sqlite3.Connection, min_passages: int, spacing: float = 0.0
+) -> bool:
     """Build the keyword index when it is missing or stale and the database holds at least
     `min_passages` passages (below that FTS5 answers in tens of milliseconds and the file
-    would only cost disk); a stale one below that is removed. True when one was built."""
+    would only cost disk); a stale one below that is removed. True when one was built.
+
+    Not again until `spacing` times the last build's duration has passed since it ended: a
+    folder edited every minute would otherwise keep a core busy rebuilding a big index (a
+    minute a build at a million passages); FTS5 answers meanwhile, and the next idle point
+    after that builds it."""
     index = open_keyword_index(db_path)
     if index is not None and index.fresh(conn):
         return False
     if _row_count(conn, "chunks_fts") < min_passages:
         drop_stale_keyword_index(db_path, conn)
         return False
+    last = _BUILT.get(db_path)
+    if last is not None and time.monotonic() < last[0] + spacing * last[1]:
+        return False
+    began = time.monotonic()
     build_keyword_index(db_path)
+    _BUILT[db_path] = (time.monotonic(), time.monotonic() - began)
     return True
 
 

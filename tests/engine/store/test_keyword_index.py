@@ -194,3 +194,12 @@ def test_dowse_index_builds_it_from_the_threshold_on(tmp_path: Path) -> None:
             (r.best.path, round(r.best.score, 9)) for r in new]
     below.close()
     engine.close()
+
+
+def test_the_engine_does_not_rebuild_it_more_often_than_it_can_afford(store: Store) -> None:
+    assert refresh_keyword_index(store.path, store.conn, min_passages=0, spacing=1e9)
+    _write(store, 1, 1, seed=11, first=700)  # stale now
+    assert not refresh_keyword_index(store.path, store.conn, min_passages=0, spacing=1e9)
+    assert Searcher(store, None)._keyword_index() is None  # FTS5 answers meanwhile
+    assert refresh_keyword_index(store.path, store.conn, min_passages=0, spacing=0.0)
+    assert Searcher(store, None)._keyword_index() is not None
