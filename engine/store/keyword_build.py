@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, cast
 import numpy as np
 import numpy.typing as npt
 
+from engine.private_files import open_private
 from engine.store.keyword_index import (
     KEYWORD_FILE,
     MAGIC,
@@ -183,10 +184,10 @@ def _varints(blob: bytes) -> list[int]:
 
 
 def _private(path: Path, mode: str) -> BinaryIO:
-    """A new file only its owner can read, as the rest of the data dir (the words of every
-    passage are listed in it)."""
-    flags = os.O_CREAT | os.O_TRUNC | (os.O_RDWR if "+" in mode else os.O_WRONLY)
-    return cast(BinaryIO, os.fdopen(os.open(path, flags, 0o600), mode))
+    """A new file only its owner can read (engine/private_files.py), as the rest of the data
+    dir: the words of every passage are listed in it."""
+    flags = os.O_TRUNC | (os.O_RDWR if "+" in mode else os.O_WRONLY)
+    return cast(BinaryIO, os.fdopen(open_private(path, flags), mode))
 
 
 def _align(out: BinaryIO) -> int:
