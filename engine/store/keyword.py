@@ -83,25 +83,16 @@ def keyword_search(
     where_sql: str = "",
     where_params: tuple[object, ...] = (),
     runs: Sequence[tuple[int, int]] | None = None,
-    postings: KeywordIndex | None = None,
-    allowed: Sequence[int] | None = None,
 ) -> list[KeywordHit]:
     """Best passages for the query by BM25. `where_sql` filters on the `files` row `f`.
 
     `runs` (first, last chunk id ranges that hold every passage the filter allows) makes
     FTS5 read only those ranges of the index: a folder's passages are a few such runs, and
     joining every match in the whole index to its file cost more than ranking them.
-
-    With `postings` (a fresh keyword index, engine/store/keyword_index.py) the same BM25 is
-    computed from its arrays instead; a filter then needs `allowed`, the ids it allows.
     """
     expression = match_expression(text)
     if expression is None or limit <= 0:
         return []
-    if postings is not None and (not where_sql or allowed is not None):
-        hits = _from_postings(conn, postings.chunks, text, limit, allowed if where_sql else None)
-        if hits is not None:
-            return hits
     if where_sql:
         sql = (
             f"SELECT chunks_fts.rowid, {RANK} AS rank FROM chunks_fts "
@@ -125,20 +116,13 @@ def document_search(
     where_sql: str = "",
     where_params: tuple[object, ...] = (),
     runs: Sequence[tuple[int, int]] | None = None,
-    postings: KeywordIndex | None = None,
-    allowed: Sequence[int] | None = None,
 ) -> list[KeywordHit]:
     """Best files for the query by BM25 over each file's whole text (files_fts); the hits'
     ids are file ids. `where_sql` filters on the `files` row `f`; `runs` are ranges of file
-    ids that hold every file it allows, and `postings` and `allowed` (file ids) are as for
-    keyword_search."""
+    ids that hold every file it allows (as for keyword_search)."""
     expression = match_expression(text)
     if expression is None or limit <= 0:
         return []
-    if postings is not None and (not where_sql or allowed is not None):
-        hits = _from_postings(conn, postings.files, text, limit, allowed if where_sql else None)
-        if hits is not None:
-            return hits
     join = "JOIN files f ON f.id = files_fts.rowid " if where_sql else ""
     where = f" AND {where_sql}" if where_sql else ""
     sql = (
@@ -162,7 +146,8 @@ def postings_search(
     allowed: Sequence[int] | None = None,
     allowed_files: Sequence[int] | None = None,
 ) -> tuple[Future[list[KeywordHit]], Future[list[KeywordHit]]] | None:
-    """keyword_search and document_search from a keyword index, started on two threads;
+    """keyword_search and document_search from a keyword index (engine/store/keyword_index.py:
+    the same BM25 from its arrays), started on two threads;
     None when the query needs FTS5 (see _phrases). `allowed` and `allowed_files` are the ids
     a filter allows (None: every one)."""
     phrases = _phrases(conn, text)
@@ -195,18 +180,6 @@ def _ranked_postings(
         keep[ids[ids < len(keep)]] = True
     best = table.best(phrases, limit, keep)
     return [KeywordHit(i, s, rank) for rank, (i, s) in enumerate(best, 1)]
-
-
-def _from_postings(
-    conn: sqlite3.Connection,
-    table: TablePostings,
-    text: str,
-    limit: int,
-    allowed: Sequence[int] | None,
-) -> list[KeywordHit] | None:
-    """keyword_search's answer from a keyword index, None when FTS5 must answer."""
-    phrases = _phrases(conn, text)
-    return None if phrases is None else _ranked_postings(table, phrases, limit, allowed)
 
 
 def _ranked(

@@ -15,9 +15,9 @@ from engine.core import Engine
 from engine.ingest.forget import purge_traces
 from engine.search.searcher import Searcher, SearchFilters
 from engine.store import ChunkRow, Store
-from engine.store.keyword import document_search, keyword_search
+from engine.store.keyword import KeywordHit, document_search, keyword_search, postings_search
 from engine.store.keyword_build import build_keyword_index, refresh_keyword_index
-from engine.store.keyword_index import KEYWORD_FILE, open_keyword_index
+from engine.store.keyword_index import KEYWORD_FILE, KeywordIndex, open_keyword_index
 
 # Inflections that FTS5's porter stemmer folds together, accents that remove_diacritics folds,
 # and words common enough that their idf is clamped, so every part of bm25() is exercised.
@@ -77,6 +77,23 @@ def pruning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setattr(keyword_index, "PRUNE_CHECKS", 100)
 
 
+def _ours(store: Store, index: KeywordIndex | None, query: str, limit: int,
+          chunk_ids: list[int] | None = None, file_ids: list[int] | None = None,
+          ) -> tuple[list[KeywordHit], list[KeywordHit]]:
+    """Passages and files from the keyword index, as the searcher asks for them; FTS5's for a
+    query the index leaves to FTS5 (a word of two tokens), as the searcher does then."""
+    assert index is not None
+    both = postings_search(store.conn, index, query, limit, limit, chunk_ids, file_ids)
+    if both is None:
+        where, params = ("", ()) if chunk_ids is None else A_FOLDER.sql()
+        return (keyword_search(store.conn, query, limit, where, params),
+                document_search(store.conn, query, limit, where, params))
+    return both[0].result(), both[1].result()
+
+
+A_FOLDER = SearchFilters(folders=("/docs/a",))
+
+
 @pytest.mark.usefixtures("pruning")
 def test_the_index_gives_fts5s_passages_and_files_with_its_scores(store: Store) -> None:
     build_keyword_index(store.path)
@@ -84,30 +101,26 @@ def test_the_index_gives_fts5s_passages_and_files_with_its_scores(store: Store) 
     assert index is not None and index.fresh(store.conn)
     for query in QUERIES:
         for limit in (5, 1000):
-            _same(_pairs(keyword_search(store.conn, query, limit, postings=index)),
-                  _pairs(keyword_search(store.conn, query, limit)))
-            _same(_pairs(document_search(store.conn, query, limit, postings=index)),
-                  _pairs(document_search(store.conn, query, limit)))
-    assert keyword_search(store.conn, "river", 10, postings=index)  # not vacuous
+            passages, files = _ours(store, index, query, limit)
+            _same(_pairs(passages), _pairs(keyword_search(store.conn, query, limit)))
+            _same(_pairs(files), _pairs(document_search(store.conn, query, limit)))
+    assert _ours(store, index, "river", 10)[0]  # not vacuous
 
 
 @pytest.mark.usefixtures("pruning")
 def test_a_filter_keeps_the_same_answer(store: Store) -> None:
     build_keyword_index(store.path)
     index = open_keyword_index(store.path)
-    where, params = SearchFilters(folders=("/docs/a",)).sql()
+    where, params = A_FOLDER.sql()
     rows = store.conn.execute(
         f"SELECT c.id, c.file_id FROM files f JOIN chunks c ON c.file_id = f.id WHERE {where}",
         params).fetchall()
     chunk_ids, file_ids = sorted(r[0] for r in rows), sorted({r[1] for r in rows})
     for query in QUERIES:
-        ours = keyword_search(store.conn, query, 50, where, params, postings=index,
-                              allowed=chunk_ids)
+        ours, files = _ours(store, index, query, 50, chunk_ids, file_ids)
         assert {h.chunk_id for h in ours} <= set(chunk_ids)
         _same(_pairs(ours), _pairs(keyword_search(store.conn, query, 50, where, params)))
-        ours = document_search(store.conn, query, 50, where, params, postings=index,
-                               allowed=file_ids)
-        _same(_pairs(ours), _pairs(document_search(store.conn, query, 50, where, params)))
+        _same(_pairs(files), _pairs(document_search(store.conn, query, 50, where, params)))
 
 
 def test_the_searcher_answers_alike_with_and_without_it(store: Store) -> None:
