@@ -45,6 +45,7 @@ from bench.scale_build import build, parse_size, size_label  # noqa: E402
 from bench.scale_corpus import CACHE, cached_real, embed_real, query_texts, query_vectors  # noqa: E402
 from bench.scale_plot import plot  # noqa: E402
 from engine.store.keyword_build import build_keyword_index  # noqa: E402
+from engine.store.keyword_index import KEYWORD_FILE  # noqa: E402
 
 MODES = ("keyword", "semantic", "hybrid")
 IDLE_EXIT = 20  # seconds: the engine's embedding child exits this long after its last query
@@ -294,12 +295,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
               "database) was slowed alike.",
               "", "From `[search] keyword_index_min` passages (250,000) the engine keeps a "
               "keyword index of its own beside FTS5 (`keywords.postings`, "
-              "engine/store/keyword_index.py): the same BM25 from flat postings, with "
-              "MaxScore pruning, passages and files ranked on two threads. That is why "
-              "keyword and hybrid latency drop from 100k to 1M, and why the data dir costs "
-              "more a passage at 1M than at 100k: the file is about 600 bytes a passage "
-              "(its build time is `keyword_index_s` below). Smaller indexes go to FTS5 "
-              "alone, whose cost grows with the matches (the 100k row)."]
+              "engine/store/keyword_index.py): the same BM25 from gap-coded postings "
+              "(engine/store/postings_codec.py), with MaxScore pruning, passages and files "
+              "ranked on two threads. That is why keyword and hybrid latency drop from 100k "
+              "to 1M, and why the data dir costs more a passage at 1M than at 100k: the "
+              f"file is {_keyword_file_per_passage(results)} (its build time is "
+              "`keyword_index_s` below). Smaller indexes go to FTS5 alone, whose cost grows "
+              "with the matches (the 100k row)."]
     if not any(r["passages"] >= 1_000_000 for r in results):
         rate = largest["passages"] / max(largest["timings"].get("record_s", 1), 1)
         lines += ["", f"1M was not built in this run: recording ran at {rate:,.0f} passages/s "
@@ -376,6 +378,12 @@ def main() -> None:
         results.append(result)
         _result_path(args.cache, size).write_text(json.dumps(result, default=float))
     _write(results, args)
+
+
+def _keyword_file_per_passage(results: list[dict[str, Any]]) -> str:
+    sizes = [f"{r['files'][KEYWORD_FILE] / r['passages']:,.0f} bytes a passage at "
+             f"{r['passages']:,}" for r in results if r["files"].get(KEYWORD_FILE)]
+    return ", ".join(sizes) or "not built in this run"
 
 
 def _keyword_index_due(data: Path) -> bool:

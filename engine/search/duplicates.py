@@ -62,7 +62,7 @@ def shingles(text: str) -> set[tuple[str, ...]]:
 def _grams(tokens: list[str]) -> set[tuple[str, ...]]:
     if len(tokens) < SHINGLE:
         return {tuple(tokens)} if tokens else set()
-    return {tuple(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}
+    return set(zip(*(tokens[i:] for i in range(SHINGLE)), strict=False))
 
 
 def _grams_holding(tokens: list[str], marked: list[int]) -> set[tuple[str, ...]]:
@@ -193,8 +193,8 @@ class CopyFinder:
             if containment(grams, union) < self.overlap:
                 continue
             if focus is None:
-                focus = set() if matched is None else _grams_holding(
-                    tokens, [i for i, word in enumerate(tokens) if matched(word)])
+                hit = set() if matched is None else {w for w in set(tokens) if matched(w)}
+                focus = _grams_holding(tokens, [i for i, w in enumerate(tokens) if w in hit])
             if not focus or len(focus & union) >= self.overlap * len(focus):
                 return index
         return None

@@ -24,7 +24,7 @@ from engine.store.keyword import (
     matches_query,
     postings_search,
 )
-from engine.store.keyword_index import KeywordIndex, open_keyword_index
+from engine.store.keyword_index import DamagedIndexError, KeywordIndex, open_keyword_index
 from engine.store.paths import path_from_db
 from engine.store.pending_vectors import passage_count
 
@@ -246,17 +246,6 @@ class Searcher:
         now, on two threads beside the caller's, which meanwhile searches by meaning (numpy
         and pread let go of the GIL); from FTS5 they run when asked."""
         documents = self.document_weight > 0
-        if postings is not None and (not where or allowed is not None):
-            both = postings_search(self.store.conn, postings, query, pool,
-                                   DOCUMENT_POOL if documents else 0,
-                                   allowed[0] if allowed else None,
-                                   allowed[1] if allowed else None)
-            if both is not None:
-                def joined() -> tuple[list[KeywordHit], list[KeywordHit]]:
-                    hits = both[0].result()
-                    files = both[1].result()
-                    return hits, files if hits else []
-                return joined
 
         def run() -> tuple[list[KeywordHit], list[KeywordHit]]:
             conn = self.store.conn
@@ -264,6 +253,20 @@ class Searcher:
             files = document_search(conn, query, DOCUMENT_POOL, where, params,
                                     file_runs) if documents and hits else []
             return hits, files
+
+        if postings is not None and (not where or allowed is not None):
+            both = postings_search(self.store.conn, postings, query, pool,
+                                   DOCUMENT_POOL if documents else 0,
+                                   allowed[0] if allowed else None,
+                                   allowed[1] if allowed else None)
+            if both is not None:
+                def joined() -> tuple[list[KeywordHit], list[KeywordHit]]:
+                    try:
+                        hits, files = both[0].result(), both[1].result()
+                    except DamagedIndexError:
+                        return run()  # set aside; FTS5 answers
+                    return hits, files if hits else []
+                return joined
         return run
 
     def _keyword_index(self) -> KeywordIndex | None:

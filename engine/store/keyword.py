@@ -11,7 +11,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from engine.store.keyword_index import KeywordIndex, TablePostings, fts_tokens
+from engine.store.keyword_index import (
+    DamagedIndexError,
+    KeywordIndex,
+    TablePostings,
+    fts_tokens,
+    set_aside,
+)
 
 # Words only: FTS5 operators, quotes, parentheses, NEAR(, '*', '-' and emoji all fall away,
 # so no user text can be a syntax error. Each word is then quoted as an FTS5 string.
@@ -153,8 +159,9 @@ def postings_search(
     phrases = _phrases(conn, text)
     if phrases is None:
         return None
-    return (_RANKERS.submit(_ranked_postings, postings.chunks, phrases, limit, allowed),
-            _RANKERS.submit(_ranked_postings, postings.files, phrases, file_limit,
+    return (_RANKERS.submit(_ranked_postings, postings, postings.chunks, phrases, limit,
+                            allowed),
+            _RANKERS.submit(_ranked_postings, postings, postings.files, phrases, file_limit,
                             allowed_files))
 
 
@@ -170,15 +177,20 @@ def _phrases(conn: sqlite3.Connection, text: str) -> list[tuple[str, int]] | Non
 
 
 def _ranked_postings(
-    table: TablePostings, phrases: list[tuple[str, int]], limit: int,
+    index: KeywordIndex, table: TablePostings, phrases: list[tuple[str, int]], limit: int,
     allowed: Sequence[int] | None,
 ) -> list[KeywordHit]:
+    """Raises DamagedIndexError (the index set aside) when its postings cannot be read."""
     keep = None
     if allowed is not None:
         keep = np.zeros(len(table.norm), dtype=bool)
         ids = np.asarray(allowed, dtype=np.int64)
         keep[ids[ids < len(keep)]] = True
-    best = table.best(phrases, limit, keep)
+    try:
+        best = table.best(phrases, limit, keep)
+    except (OSError, ValueError, IndexError) as exc:
+        set_aside(index, exc)
+        raise DamagedIndexError(str(exc)) from exc
     return [KeywordHit(i, s, rank) for rank, (i, s) in enumerate(best, 1)]
 
 

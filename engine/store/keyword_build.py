@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -17,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.private_files import open_private
+from engine.store import postings_codec
 from engine.store.keyword_index import (
     KEYWORD_FILE,
     MAGIC,
@@ -83,7 +85,7 @@ def build_keyword_index(db_path: Path) -> Path:
         with _private(partial, "wb") as out:
             header: dict[str, Any] = {"key": key, "tables": {}}
             for table, weights in TABLES.items():
-                header["tables"][table] = _write_table(conn, out, table, weights, partial)
+                header["tables"][table] = _write_table(conn, out, table, weights)
             encoded = json.dumps(header).encode()
             out.write(encoded)
             out.write(len(encoded).to_bytes(8, "little") + MAGIC)
@@ -91,21 +93,23 @@ def build_keyword_index(db_path: Path) -> Path:
         os.replace(partial, target)
     finally:
         conn.close()
-        for leftover in (partial, partial.with_name(partial.name + ".weights")):
-            leftover.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
     log.info("keyword index built in %.1f s (%d MB)", time.monotonic() - began,
              target.stat().st_size >> 20)
     return target
 
 
 def _write_table(conn: sqlite3.Connection, out: BinaryIO, table: str,
-                 column_weights: dict[str, int], partial: Path) -> dict[str, Any]:
+                 column_weights: dict[str, int]) -> dict[str, Any]:
     columns = len(column_weights)
     weight_of = np.array(list(column_weights.values()), dtype=np.int64)
+    # Stored weights are divided by the columns' common power of two (files_fts has one
+    # column of weight 2): a bit less each, and exactly the same scores (`scale`).
+    common = math.gcd(*column_weights.values())
+    scale = common & -common
+    cap = 0xFFFF
     # The vocabulary names a row's column; its number is its place in the table.
     column = " ".join(f"WHEN '{name}' THEN {i}" for i, name in enumerate(column_weights))
-    weight_type = np.uint8 if table == "chunks_fts" else np.uint16
-    cap = np.iinfo(weight_type).max
     vocab = f"temp.dowse_{table}_instances"
     conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {vocab} USING "
                  f"fts5vocab(main, {table}, instance)")
@@ -114,44 +118,36 @@ def _write_table(conn: sqlite3.Connection, out: BinaryIO, table: str,
     norm = length_norm(lengths, rows_count, int(lengths.sum()))
     bounds: list[float] = []
     terms: list[str] = []
-    starts = [0]
-    # Postings stream to a side file while terms are read, so a million passages' worth is
-    # never all in memory at once; they are copied into place after the term list.
-    weights_path = partial.with_name(partial.name + ".weights")
-    with _private(weights_path, "w+b") as weights_out:
-        ids_start = _align(out)
-        rows = conn.execute(f"SELECT term, group_concat(doc * {columns} + CASE col {column} END) "
-                            f"FROM {vocab} GROUP BY term")
-        for term, codes_text in rows:
-            codes = np.fromstring(codes_text, dtype=np.int64, sep=",")
-            docs = codes // columns
-            if len(docs) > 1 and bool(np.any(docs[1:] < docs[:-1])):
-                order = np.argsort(docs, kind="stable")
-                codes, docs = codes[order], docs[order]
-            first = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
-            rows_of = docs[first]
-            if len(rows_of) and int(rows_of[-1]) >= 1 << 32:
-                raise ValueError("a rowid past 2^32")
-            weights = np.minimum(np.add.reduceat(weight_of[codes % columns], first), cap)
-            out.write(rows_of.astype(np.uint32).tobytes())
-            weights_out.write(weights.astype(weight_type).tobytes())
-            freq = weights * 0.5
-            bounds.append(float(np.max(freq / (freq + norm[rows_of]))) if len(freq) else 0.0)
-            if terms and str(term).encode() <= terms[-1].encode():
-                raise ValueError(f"{table}'s vocabulary is not in byte order")
-            terms.append(str(term))
-            starts.append(starts[-1] + len(first))
-        count = starts[-1]
-        weights_start = _align(out)
-        weights_out.seek(0)
-        while block := weights_out.read(1 << 24):
-            out.write(block)
-    weights_path.unlink()
+    starts, offsets = [0], [0]
+    # Each term's postings are encoded and written as they are read, so a million passages'
+    # worth is never all in memory at once.
+    heap_start = _align(out)
+    rows = conn.execute(f"SELECT term, group_concat(doc * {columns} + CASE col {column} END) "
+                        f"FROM {vocab} GROUP BY term")
+    for term, codes_text in rows:
+        codes = np.fromstring(codes_text, dtype=np.int64, sep=",")
+        docs = codes // columns
+        if len(docs) > 1 and bool(np.any(docs[1:] < docs[:-1])):
+            order = np.argsort(docs, kind="stable")
+            codes, docs = codes[order], docs[order]
+        first = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
+        rows_of = docs[first]
+        weights = np.minimum(np.add.reduceat(weight_of[codes % columns], first) // scale, cap)
+        blob = postings_codec.encode(rows_of, weights)
+        out.write(blob)
+        freq = weights * (0.5 * scale)
+        bounds.append(float(np.max(freq / (freq + norm[rows_of]))))
+        if terms and str(term).encode() <= terms[-1].encode():
+            raise ValueError(f"{table}'s vocabulary is not in byte order")
+        terms.append(str(term))
+        starts.append(starts[-1] + len(first))
+        offsets.append(offsets[-1] + len(blob))
     return {
-        "ids": {"offset": ids_start, "count": count, "dtype": "uint32"},
-        "weights": {"offset": weights_start, "count": count, "dtype": np.dtype(weight_type).name},
+        "postings": {"offset": heap_start, "count": offsets[-1], "dtype": "uint8"},
+        "scale": scale,
         "terms": _section(out, "\0".join(terms).encode(), "uint8"),
         "starts": _section(out, np.array(starts, dtype=np.int64).tobytes(), "int64"),
+        "offsets": _section(out, np.array(offsets, dtype=np.int64).tobytes(), "int64"),
         "lengths": _section(out, lengths.tobytes(), "uint32"),
         "bounds": _section(out, np.array(bounds, dtype=np.float64).tobytes(), "float64"),
         "rows": rows_count,

@@ -1,6 +1,8 @@
-"""BM25 over flat postings arrays for large indexes, so a common word is not scored match by
-match: FTS5 computes bm25() once per matching row (about 0.8 µs each), and at a million
-passages a question's ordinary words match 30 to 50% of them (0.4 to 0.6 s a query).
+"""BM25 over postings lists decoded into numpy arrays for large indexes, so a common word is
+not scored match by match: FTS5 computes bm25() once per matching row (about 0.8 µs each),
+and at a million passages a question's ordinary words match 30 to 50% of them (0.4 to 0.6 s
+a query). Each term's list is a few bytes a posting (engine/store/postings_codec.py): 154
+bytes a passage at a million, where uint32 ids and uint8 weights took 601.
 
 The postings are FTS5's own, built from its `instance` vocabulary (engine/store/keyword_build):
 tokens and stems are exactly FTS5's, and the scores are FTS5's bm25() to float rounding (same
@@ -14,9 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import sqlite3
-import weakref
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.store.postings_codec import PostingsFile
+
 log = logging.getLogger(__name__)
 
 KEYWORD_FILE = "keywords.postings"
-MAGIC = b"DOWSEKW2"
+MAGIC = b"DOWSEKW3"
 TOKENIZE = "porter unicode61 remove_diacritics 2"  # as chunks_fts and files_fts (schema.py)
 K1, B = 1.2, 0.75  # FTS5's bm25() constants (fts5_aux.c)
 # Each table's columns with twice their bm25() weight (engine/store/keyword.py RANK), so the
@@ -61,39 +63,17 @@ class TermList:
         return i if i < len(self) and self._term(i) == key else None
 
 
-class PostingsFile:
-    """A table's ids and weights, read from the file per query with pread: mapped instead,
-    every page a query touched stayed in the engine's RSS (400 MB after 200 queries at 1M)."""
-
-    def __init__(self, path: Path, ids: dict[str, Any], weights: dict[str, Any]) -> None:
-        # Its own descriptor, closed with the last reference: a search still reading an index
-        # that was just replaced reads the file it was opened on (the old inode), never the
-        # new file at old offsets.
-        self._fd = os.open(path, os.O_RDONLY)
-        weakref.finalize(self, os.close, self._fd)
-        self._ids = int(ids["offset"])
-        self._weights = int(weights["offset"])
-        self._weight_type = np.dtype(weights["dtype"])
-
-    def read(self, first: int, last: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[Any]]:
-        fd, count = self._fd, last - first
-        ids = os.pread(fd, 4 * count, self._ids + 4 * first)
-        size = self._weight_type.itemsize
-        weights = os.pread(fd, size * count, self._weights + size * first)
-        if len(ids) != 4 * count or len(weights) != size * count:
-            raise OSError("the keyword index is shorter than its header says")
-        return np.frombuffer(ids, np.uint32), np.frombuffer(weights, self._weight_type)
-
-
 @dataclass(frozen=True)
 class TablePostings:
-    """One FTS5 table's postings: for term t, rows ids[starts[t]:starts[t+1]] (ascending)
-    with twice their column-weighted frequency, read from `postings`; `norm[rowid]` is bm25()'s
-    length normalisation of a row, k1 (1 - b + b D / avgdl), with D its size in tokens (all
-    columns), the same for every query, so it is worked out once."""
+    """One FTS5 table's postings: term t has starts[t+1] - starts[t] rows, ascending, with
+    their column-weighted frequencies, in bytes offsets[t]:offsets[t+1] of `postings`;
+    `norm[rowid]` is bm25()'s length normalisation of a row, k1 (1 - b + b D / avgdl), with
+    D its size in tokens (all columns), in the stored weights' units (twice the frequency
+    over `postings.scale`): the same for every query, so it is worked out once."""
 
     terms: TermList
     starts: npt.NDArray[np.int64]
+    offsets: npt.NDArray[np.int64]
     norm: npt.NDArray[np.float64]
     rows: int
     postings: PostingsFile
@@ -122,22 +102,24 @@ class TablePostings:
             first, last = int(self.starts[t]), int(self.starts[t + 1])
             idf = math.log((self.rows - (last - first) + 0.5) / (last - first + 0.5))
             weight = repeats * (idf if idf > 0 else 1e-6) * (K1 + 1)
-            plan.append((weight * float(self.bounds[t]), weight, first, last))
+            plan.append((weight * float(self.bounds[t]), weight, t, last - first))
         plan.sort(key=lambda p: -p[0])
+
         candidates: npt.NDArray[np.bool_] | None = None
         checks, cut = 0, 0.0
-        for i, (_, weight, first, last) in enumerate(plan):
+        for i, (_, weight, t, count) in enumerate(plan):
             left = sum(p[0] for p in plan[i:]) * (1 + 1e-9) + 1e-12  # float slack
             # A check costs about a millisecond: made before a long list, and once the last
             # cut (which only grows) comes within reach of what the terms left can add.
-            if (candidates is None and checks < PRUNE_CHECKS and last - first >= PRUNE_POSTINGS
+            if (candidates is None and checks < PRUNE_CHECKS and count >= PRUNE_POSTINGS
                     and (checks == 0 or left < PRUNE_REACH * cut)):
                 checks += 1
                 so_far = summed if keep is None else np.where(keep, summed, 0.0)
                 cut = _kth(so_far, limit)
                 if cut > left:
                     candidates = so_far + left >= cut
-            ids, weights = self.postings.read(first, last)
+            ids, weights = self.postings.read(int(self.offsets[t]), int(self.offsets[t + 1]),
+                                              count)
             if candidates is not None:
                 chosen = candidates[ids]
                 ids, weights = ids[chosen], weights[chosen]
@@ -154,13 +136,12 @@ class TablePostings:
             summed[~keep] = 0.0
         return top(summed, limit)
 
-    def _add(self, summed: npt.NDArray[np.float64], ids: npt.NDArray[np.uint32],
+    def _add(self, summed: npt.NDArray[np.float64], ids: npt.NDArray[Any],
              weights: npt.NDArray[Any], weight: float) -> None:
         """summed[ids] += weight freq / (freq + norm), in place (np.add.at: 2.6 ms for 400,000
         postings, against 3.4 for an indexed += and more for one bincount of every term)."""
-        hits = ids.astype(np.intp)
-        freq = weights.astype(np.float64)
-        freq *= 0.5
+        hits = ids.astype(np.intp, copy=False)
+        freq = weights.astype(np.float64)  # in stored units, as `norm` is
         denominator = self.norm[hits]
         denominator += freq
         np.divide(freq, denominator, out=freq)
@@ -228,6 +209,7 @@ class KeywordIndex:
     key: str
     chunks: TablePostings
     files: TablePostings
+    path: Path
 
     def fresh(self, conn: sqlite3.Connection) -> bool:
         return freshness_key(conn) == self.key
@@ -294,6 +276,10 @@ def open_keyword_index(db_path: Path) -> KeywordIndex | None:
         return cached[1]
     try:
         index: KeywordIndex | None = _load(path)
+    except OlderFormatError as exc:
+        # An upgrade's: FTS5 answers until the next idle save point rebuilds it.
+        log.info("not using the keyword index %s until it is rebuilt: %s", path, exc)
+        index = None
     except (OSError, ValueError, KeyError) as exc:
         log.warning("ignoring the keyword index %s: %s", path, exc)
         index = None
@@ -301,11 +287,32 @@ def open_keyword_index(db_path: Path) -> KeywordIndex | None:
     return index
 
 
+class DamagedIndexError(Exception):
+    """Postings that cannot be read as their header says (a damaged disk, a file cut short):
+    the index is set aside until it is rebuilt, and FTS5 answers meanwhile."""
+
+
+def set_aside(index: KeywordIndex, reason: BaseException) -> None:
+    """Stop using `index` in this process until its file is replaced (by a rebuild)."""
+    cached = _OPEN.get(index.path)
+    if cached is not None and cached[1] is index:
+        _OPEN[index.path] = (cached[0], None)
+    log.warning("setting the keyword index %s aside until it is rebuilt: %s", index.path,
+                reason)
+
+
+class OlderFormatError(ValueError):
+    """A keyword index written by an earlier version of the engine."""
+
+
 def _load(path: Path) -> KeywordIndex:
     size = path.stat().st_size
     with path.open("rb") as f:
         f.seek(size - 16)
         length, magic = int.from_bytes(f.read(8), "little"), f.read(8)
+        if magic[:7] == MAGIC[:7] and magic != MAGIC:
+            raise OlderFormatError(f"written in format {magic[7:].decode(errors='replace')}, "
+                                   f"this engine reads {MAGIC[7:].decode()}")
         if magic != MAGIC or length > size - 16:
             raise ValueError("not a keyword index")
         f.seek(size - 16 - length)
@@ -321,12 +328,16 @@ def _load(path: Path) -> KeywordIndex:
     tables = {}
     for name, meta in header["tables"].items():
         rows = int(meta["rows"])
-        norm = length_norm(section(meta["lengths"]), rows, int(meta["tokens"]))
+        # In the stored weights' units (a power of two apart, so the same scores exactly):
+        # a posting's weight then needs no scaling before it is scored.
+        scale = int(meta["scale"])
+        norm = length_norm(section(meta["lengths"]), rows, int(meta["tokens"])) / (0.5 * scale)
         tables[name] = TablePostings(
             terms=TermList(bytes(section(meta["terms"]))), starts=np.array(section(meta["starts"])),
-            norm=norm, rows=rows, postings=PostingsFile(path, meta["ids"], meta["weights"]),
+            offsets=np.array(section(meta["offsets"])), norm=norm, rows=rows,
+            postings=PostingsFile(path, meta["postings"], scale),
             bounds=np.array(section(meta["bounds"])))
-    return KeywordIndex(str(header["key"]), tables["chunks_fts"], tables["files_fts"])
+    return KeywordIndex(str(header["key"]), tables["chunks_fts"], tables["files_fts"], path)
 
 
 def length_norm(lengths: npt.NDArray[Any], rows: int, tokens: int) -> npt.NDArray[np.float64]:

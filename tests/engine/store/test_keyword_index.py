@@ -182,6 +182,35 @@ def test_a_damaged_file_is_ignored(store: Store) -> None:
     assert Searcher(store, None).search("river", "keyword", 5).results
 
 
+def test_damaged_postings_leave_the_search_to_fts5(store: Store) -> None:
+    """Bytes damaged inside the postings (the header intact): the search still answers, as
+    FTS5 does, and the index is set aside until a rebuild replaces it."""
+    expected = Searcher(store, None).search("river stone", "keyword", 5).results
+    built = build_keyword_index(store.path)
+    data = bytearray(built.read_bytes())
+    chunks = keyword_index._load(built).chunks
+    start, size = chunks.postings._heap, int(chunks.offsets[-1])  # every passage posting
+    data[start : start + size] = b"\xff" * size
+    built.write_bytes(bytes(data))
+    assert open_keyword_index(store.path) is not None  # the header still reads
+    found = Searcher(store, None).search("river stone", "keyword", 5).results
+    assert [(r.best.path, round(r.best.score, 9)) for r in found] == [
+        (r.best.path, round(r.best.score, 9)) for r in expected]
+    assert open_keyword_index(store.path) is None  # set aside
+    assert refresh_keyword_index(store.path, store.conn, min_passages=1)
+    assert open_keyword_index(store.path) is not None
+
+
+def test_an_older_format_is_rebuilt_not_read(store: Store) -> None:
+    built = build_keyword_index(store.path)
+    data = built.read_bytes()
+    built.write_bytes(data[:-8] + b"DOWSEKW2")
+    assert open_keyword_index(store.path) is None
+    assert Searcher(store, None).search("river", "keyword", 5).results
+    assert refresh_keyword_index(store.path, store.conn, min_passages=1)
+    assert built.read_bytes()[-8:] == keyword_index.MAGIC
+
+
 def test_dowse_index_builds_it_from_the_threshold_on(tmp_path: Path) -> None:
     """Through the engine as `dowse index` runs it: real files, extracted and chunked; the
     index is there and fresh after the run, and the search answers as FTS5 alone did."""
