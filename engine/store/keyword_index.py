@@ -69,7 +69,7 @@ class TablePostings:
     their column-weighted frequencies, in bytes offsets[t]:offsets[t+1] of `postings`;
     `norm[rowid]` is bm25()'s length normalisation of a row, k1 (1 - b + b D / avgdl), with
     D its size in tokens (all columns), in the stored weights' units (twice the frequency
-    over `postings.scale`): the same for every query, so it is worked out once."""
+    over the header's `scale`): the same for every query, so it is worked out once."""
 
     terms: TermList
     starts: npt.NDArray[np.int64]
@@ -335,7 +335,7 @@ def _load(path: Path) -> KeywordIndex:
         tables[name] = TablePostings(
             terms=TermList(bytes(section(meta["terms"]))), starts=np.array(section(meta["starts"])),
             offsets=np.array(section(meta["offsets"])), norm=norm, rows=rows,
-            postings=PostingsFile(path, meta["postings"], scale),
+            postings=PostingsFile(path, meta["postings"]),
             bounds=np.array(section(meta["bounds"])))
     return KeywordIndex(str(header["key"]), tables["chunks_fts"], tables["files_fts"], path)
 

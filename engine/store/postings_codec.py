@@ -42,18 +42,17 @@ DECODED_BYTES = 64 << 20
 
 
 class PostingsFile:
-    """A table's postings, each term's bytes (engine/store/postings_codec.py) read from the
-    file per query with pread: mapped instead, every page a query touched stayed in the
+    """A table's postings, each term's bytes (`encode`) read from the file per query with
+    pread: mapped instead, every page a query touched stayed in the
     engine's RSS (400 MB after 200 queries at 1M)."""
 
-    def __init__(self, path: Path, heap: dict[str, Any], scale: int) -> None:
+    def __init__(self, path: Path, heap: dict[str, Any]) -> None:
         # Its own descriptor, closed with the last reference: a search still reading an index
         # that was just replaced reads the file it was opened on (the old inode), never the
         # new file at old offsets.
         self._fd = os.open(path, os.O_RDONLY)
         weakref.finalize(self, os.close, self._fd)
         self._heap = int(heap["offset"])
-        self.scale = scale  # stored weights times this are twice the weighted frequency
         self._decoded: OrderedDict[int, tuple[npt.NDArray[Any], npt.NDArray[Any]]] = (
             OrderedDict())
         self._decoded_bytes = 0
@@ -61,12 +60,11 @@ class PostingsFile:
 
     def read(self, begin: int, end: int, count: int) -> tuple[npt.NDArray[Any],
                                                                npt.NDArray[Any]]:
-        """The ids and stored weights of the `count` postings at [begin, end) of the heap
-        (read-only arrays).
+        """The ids and stored weights of the `count` postings at [begin, end) of the heap.
 
-        Long lists stay decoded (uint32 ids, as the uncompressed file held them), the most
-        recently used kept, up to DECODED_BYTES: the common words that every question has
-        cost most to decode, and decoding is about as slow as scoring."""
+        Long lists stay decoded (uint32 ids, as the uncompressed file held them; shared, so
+        read-only), the most recently used kept, up to DECODED_BYTES: the common words that
+        every question has cost most to decode, and decoding is about as slow as scoring."""
         if count < DECODED_MIN:
             return self._decode(begin, end, count)
         with self._lock:
@@ -75,6 +73,8 @@ class PostingsFile:
                 self._decoded.move_to_end(begin)
                 return hit
         ids, weights = self._decode(begin, end, count)
+        if 5 * count > DECODED_BYTES // 4:  # too long to keep: no copy either
+            return ids, weights
         kept = ids.astype(np.uint32), weights
         size = kept[0].nbytes + kept[1].nbytes
         for array in kept:

@@ -87,7 +87,7 @@ def _heap_file(tmp_path: Path, lists: list[tuple[np.ndarray, np.ndarray]]) -> tu
         spans.append((len(data) - 4, len(data) - 4 + len(blob), len(ids)))
         data += blob
     path.write_bytes(bytes(data))
-    return PostingsFile(path, {"offset": 4}, 1), spans
+    return PostingsFile(path, {"offset": 4}), spans
 
 
 def test_long_lists_stay_decoded_within_the_budget(
