@@ -82,7 +82,7 @@ def build_keyword_index(db_path: Path) -> Path:
     try:
         conn.execute("BEGIN")
         key = freshness_key(conn)
-        with _private(partial, "wb") as out:
+        with _private(partial) as out:
             header: dict[str, Any] = {"key": key, "tables": {}}
             for table, weights in TABLES.items():
                 header["tables"][table] = _write_table(conn, out, table, weights)
@@ -179,11 +179,10 @@ def _varints(blob: bytes) -> list[int]:
     return values
 
 
-def _private(path: Path, mode: str) -> BinaryIO:
-    """A new file only its owner can read (engine/private_files.py), as the rest of the data
-    dir: the words of every passage are listed in it."""
-    flags = os.O_TRUNC | (os.O_RDWR if "+" in mode else os.O_WRONLY)
-    return cast(BinaryIO, os.fdopen(open_private(path, flags), mode))
+def _private(path: Path) -> BinaryIO:
+    """A new file for writing that only its owner can read (engine/private_files.py), as the
+    rest of the data dir: the words of every passage are listed in it."""
+    return cast(BinaryIO, os.fdopen(open_private(path, os.O_TRUNC | os.O_WRONLY), "wb"))
 
 
 def _align(out: BinaryIO) -> int:

@@ -108,12 +108,10 @@ def encode(ids: npt.NDArray[Any], weights: npt.NDArray[Any]) -> bytes:
     gaps = np.diff(ids, prepend=-1)
     if int(gaps.min()) < 1 or int(ids[-1]) >= (1 << 32) - 1:
         raise ValueError("ids must ascend, distinct, below 2^32 - 1")
-    id_start = _cheapest(gaps, ID_LEVELS[:3], ID_LEVELS)
+    id_start, chain_size = _cheapest(gaps, ID_LEVELS, starts=3)
+    weight_start, _ = _cheapest(weights, WEIGHT_LEVELS, starts=len(WEIGHT_LEVELS))
     bitmap_size = int(ids[-1]) // 8 + 1 + 4
-    weight_start = _cheapest(weights, WEIGHT_LEVELS, WEIGHT_LEVELS)
-    id_kind = id_start
-    if bitmap_size < _chain_size(gaps, ID_LEVELS[id_start:]):
-        id_kind = BITMAP
+    id_kind = BITMAP if bitmap_size < chain_size else id_start
     parts = [bytes([id_kind | weight_start << 2])]
     if id_kind == BITMAP:
         bits = np.zeros(int(ids[-1]) + 1, dtype=np.uint8)
@@ -161,10 +159,13 @@ def _chain_size(values: npt.NDArray[np.int64], levels: tuple[int, ...]) -> int:
     return size
 
 
-def _cheapest(values: npt.NDArray[np.int64], starts: tuple[int, ...],
-              levels: tuple[int, ...]) -> int:
-    sizes = [_chain_size(values, levels[i:]) for i in range(len(starts))]
-    return sizes.index(min(sizes))
+def _cheapest(values: npt.NDArray[np.int64], levels: tuple[int, ...],
+              starts: int) -> tuple[int, int]:
+    """Of the chains starting at one of the first `starts` levels, the smallest's start and
+    its size in bytes."""
+    sizes = [_chain_size(values, levels[i:]) for i in range(starts)]
+    smallest = min(sizes)
+    return sizes.index(smallest), smallest
 
 
 def _chain(values: npt.NDArray[np.int64], levels: tuple[int, ...]) -> bytes:
