@@ -60,21 +60,22 @@ def shingles(text: str) -> set[tuple[str, ...]]:
 
 
 def _grams(tokens: list[str]) -> set[tuple[str, ...]]:
+    return set(_gram_list(tokens))
+
+
+def _gram_list(tokens: list[str]) -> list[tuple[str, ...]]:
+    """The 3-grams of `tokens` in order (the i-th starts at word i); the words themselves, as
+    one gram, when there are fewer."""
     if len(tokens) < SHINGLE:
-        return {tuple(tokens)} if tokens else set()
-    return set(zip(*(tokens[i:] for i in range(SHINGLE)), strict=False))
+        return [tuple(tokens)] if tokens else []
+    return list(zip(*(tokens[i:] for i in range(SHINGLE)), strict=False))
 
 
-def _grams_holding(tokens: list[str], marked: list[int]) -> set[tuple[str, ...]]:
-    """The 3-grams of `tokens` that hold one of the words at `marked`: the words a query
+def _grams_holding(grams: list[tuple[str, ...]], marked: list[int]) -> set[tuple[str, ...]]:
+    """The 3-grams (of `_gram_list`) that hold one of the words at `marked`: the words a query
     matched, with what stands beside them."""
-    out = set()
-    for i in marked:
-        for first in range(max(0, i - SHINGLE + 1), i + 1):
-            gram = tuple(tokens[first : first + SHINGLE])
-            if len(gram) == SHINGLE or len(tokens) < SHINGLE:
-                out.add(gram)
-    return out
+    last = len(grams) - 1
+    return {grams[j] for i in marked for j in range(max(0, i - SHINGLE + 1), min(i, last) + 1)}
 
 
 def containment(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
@@ -147,6 +148,8 @@ class CopyFinder:
         self._texts: dict[int, str] = {}
         self._grams: dict[int, set[tuple[str, ...]]] = {}
         self._keys: dict[str, int] = {}
+        self._matched: dict[str, bool] = {}  # what `_matched_by` said of each word
+        self._matched_by: Callable[[str], bool] | None = None
         self._members: list[list[int]] = []  # per result shown, the passages remembered
         self._unvectored: list[int] = []  # results with a passage that has no vector
         dim = len(next(iter(vectors.values()))) if vectors else 0
@@ -184,7 +187,8 @@ class CopyFinder:
         for index in self._unvectored if mine is not None else range(len(self._members)):
             near.setdefault(index, [c for c in self._members[index] if c in self._texts])
         tokens = _WORD.findall(text.lower()) if near else []
-        grams = _grams(tokens)
+        in_order = _gram_list(tokens)
+        grams = set(in_order)
         if len(grams) < MIN_GRAMS:
             return None
         focus: set[tuple[str, ...]] | None = None
@@ -193,11 +197,22 @@ class CopyFinder:
             if containment(grams, union) < self.overlap:
                 continue
             if focus is None:
-                hit = set() if matched is None else {w for w in set(tokens) if matched(w)}
-                focus = _grams_holding(tokens, [i for i, w in enumerate(tokens) if w in hit])
+                focus = _grams_holding(in_order, self._matched_at(tokens, matched))
             if not focus or len(focus & union) >= self.overlap * len(focus):
                 return index
         return None
+
+    def _matched_at(self, tokens: list[str], matched: Callable[[str], bool] | None) -> list[int]:
+        """Where `tokens` holds a word the query matched (each word asked once a search: the
+        same words come back in every near-copy compared)."""
+        if matched is None:
+            return []
+        if matched is not self._matched_by:
+            self._matched, self._matched_by = {}, matched
+        known = self._matched
+        for word in set(tokens).difference(known):
+            known[word] = matched(word)
+        return [i for i, w in enumerate(tokens) if known[w]]
 
     def add(self, passages: Sequence[tuple[int, str | None]]) -> int:
         """Remember a result shown, by its (chunk id, text or None) passages; a text left
