@@ -16,6 +16,7 @@ from engine.config import ChunkConfig
 from engine.embed.model_dir import read_model_info
 from engine.embed.tokenizer_file import load_tokenizer_file
 from engine.extract.base import Extracted, ExtractError
+from engine.ingest.word_pieces import WordPieces
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,11 @@ _LAST_WORD_END = re.compile(r"(?s).*\S(?=\s)")
 # Where a passage may begin: after whitespace or a CJK full stop.
 _WORD_START = re.compile(r"(?<=[\s。！？])(?=\S)")
 _SENTENCE_PUNCT = frozenset(".!?…。！？")
+# Where a sentence begins (its first word): after a sentence end, closing quotes or brackets
+# and white space; after white space holding a blank line or a paragraph separator; right
+# after a CJK full stop. One pass over a page instead of a look back from every word start.
+_SENTENCE_START = re.compile(r"(?:[.!?…。！？][\"'”’)\]]*\s+|\n\s*\n\s*|\u2029\s*)(?=\S)")
+_AFTER_CJK_STOP = re.compile(r"(?<=[。！？])(?=\S)")  # apart: it can fall inside the above
 _CLOSERS = frozenset("\"'”’)]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SPACE_SPLITTING = frozenset({"BertPreTokenizer", "Whitespace", "WhitespaceSplit"})
@@ -90,6 +96,8 @@ class PassageTokenizer:
             type(self._backend.pre_tokenizer).__name__ in _SPACE_SPLITTING
             and type(self._backend.normalizer).__name__ in _PER_CHARACTER
         )
+        # Each distinct word's pieces kept (engine/ingest/word_pieces.py), where that is exact.
+        self._words = WordPieces(self.encode) if self.splits_at_spaces else None
 
     @classmethod
     def from_model_dir(cls, path: Path, max_tokens: int | None = None) -> PassageTokenizer:
@@ -101,6 +109,13 @@ class PassageTokenizer:
             tokenizer = AutoTokenizer.from_pretrained(str(path))
         model_limit = read_model_info(path).max_tokens
         return cls(tokenizer, min(max_tokens or model_limit, model_limit))
+
+    def pieces(self, text: str) -> tuple[list[int], list[int], list[int]]:
+        """The word pieces' ids and where each starts and ends in `text`, as `encode`."""
+        if self._words is not None:
+            return self._words.encode(text)
+        ids, spans = self.encode(text)
+        return ids, [s for s, _ in spans], [e for _, e in spans]
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span of each word piece, without special tokens or truncation."""
@@ -227,10 +242,11 @@ class _Segment:
         while b > a and text[b - 1].isspace():
             b -= 1
         self.a, self.b = a, b
-        pieces, spans = tokenizer.encode(text[a:b]) if a < b else ([], [])
+        pieces, starts, ends = tokenizer.pieces(text[a:b]) if a < b else ([], [], [])
         self.ids = pieces
-        self.starts = [a + s for s, _ in spans]
-        self.ends = [a + e for _, e in spans]
+        self.starts = [a + s for s in starts] if a else starts
+        self.ends = [a + e for e in ends] if a else ends
+        self._sentences: set[int] | None = None  # where sentences start, once asked
 
     def ids_of(self, pos: int, end: int) -> array[int] | None:
         """The word pieces of [pos, end) alone, when they are this page's pieces between
@@ -342,29 +358,20 @@ class _Segment:
         target = self.starts[j - self.overlap]
         lo = max(self.starts[max(j - self.overlap - self.overlap // 2, 0)], pos + 1)
         hi = min(self.starts[j - max(self.overlap // 2, 1)], end - 1)
+        if self._sentences is None:
+            self._sentences = {
+                m.end() for pattern in (_SENTENCE_START, _AFTER_CJK_STOP)
+                for m in pattern.finditer(self.text, self.a, self.b)}
         best: dict[bool, int] = {}
         for m in _WORD_START.finditer(self.text, lo, hi + 1):
             start = m.start()
-            sentence = self._opens_sentence(start)
+            sentence = start in self._sentences
             if sentence not in best or abs(start - target) < abs(best[sentence] - target):
                 best[sentence] = start
         start = best.get(True, best.get(False, target))
         if not pos < start < end or self.text[start].isspace():
             return self._skip_space(end)
         return start
-
-    def _opens_sentence(self, at: int) -> bool:
-        """Whether the word at `at` follows a sentence end or a blank line."""
-        i = at - 1
-        while i > self.a and self.text[i].isspace():
-            i -= 1
-        if self.text[i + 1 : at].count("\n") >= 2 or "\u2029" in self.text[i + 1 : at]:
-            return True
-        if i == at - 1:
-            return self.text[i] in "。！？"  # CJK sentences need no space after them
-        while i > self.a and self.text[i] in _CLOSERS:
-            i -= 1
-        return self.text[i] in _SENTENCE_PUNCT
 
     def _skip_space(self, at: int) -> int:
         while at < self.b and self.text[at].isspace():

@@ -352,3 +352,39 @@ def test_chunking_stops_at_its_deadline(tokenizer: PassageTokenizer) -> None:
     with pytest.raises(ChunkingTimeoutError, match="ran out of time"):
         chunk_document(Extracted(text, "text"), tokenizer, ChunkConfig(),
                        deadline=time.monotonic())
+
+
+def _opens_sentence_by_looking_back(text: str, a: int, at: int) -> bool:
+    """Whether the word at `at` opens a sentence, as the chunker once worked it out for each
+    word start, looking back from it (no further than `a`, the page's first character)."""
+    i = at - 1
+    while i > a and text[i].isspace():
+        i -= 1
+    if text[i + 1 : at].count("\n") >= 2 or "\u2029" in text[i + 1 : at]:
+        return True
+    if i == at - 1:
+        return text[i] in "。！？"
+    while i > a and text[i] in "\"'”’)]":
+        i -= 1
+    return text[i] in ".!?…。！？"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(
+    ["word", "Word", ".", "!", "?", "…", "。", "！", "？", '"', "'", "”", "’", ")", "]", " ",
+     "  ", "\n", "\n\n", "\n \n", "\t", "\u2029", "\u00a0", "\u3000", "x.y", "e.g.", "(a)"]),
+    min_size=1, max_size=40))
+def test_sentence_starts_in_one_pass_are_those_found_looking_back(parts: list[str]) -> None:
+    from engine.ingest.chunk import _AFTER_CJK_STOP, _SENTENCE_START, _WORD_START
+
+    text = "".join(parts)
+    a, b = 0, len(text)
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    found = {m.end() for pattern in (_SENTENCE_START, _AFTER_CJK_STOP)
+             for m in pattern.finditer(text, a, b)}
+    for m in _WORD_START.finditer(text, a + 1, b):
+        at = m.start()
+        assert (at in found) == _opens_sentence_by_looking_back(text, a, at), (text, at)
