@@ -52,7 +52,11 @@ class Copy:
 
 def text_key(text: str) -> str:
     """Equal for passages with the same text, whatever their spacing or case."""
-    return hashlib.blake2b(" ".join(text.lower().split()).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(_normal(text).encode(), digest_size=16).hexdigest()
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def shingles(text: str) -> set[tuple[str, ...]]:
@@ -147,8 +151,10 @@ class CopyFinder:
         self._fetch = texts
         self._texts: dict[int, str] = {}
         self._grams: dict[int, set[tuple[str, ...]]] = {}
-        self._keys: dict[str, int] = {}
+        self._keys: dict[str, int] = {}  # a shown passage's text as text_key sees it (no hash)
+        self._unions: dict[tuple[int, ...], set[tuple[str, ...]]] = {}
         self._matched: dict[str, bool] = {}  # what `_matched_by` said of each word
+        self._hits: set[str] = set()  # the words it said yes to
         self._matched_by: Callable[[str], bool] | None = None
         self._members: list[list[int]] = []  # per result shown, the passages remembered
         self._unvectored: list[int] = []  # results with a passage that has no vector
@@ -172,7 +178,7 @@ class CopyFinder:
         found by a second pass over the text were a quarter of a keyword search's time on a
         million near-copies.)
         """
-        found = self._keys.get(text_key(text))
+        found = self._keys.get(_normal(text))
         if found is not None or not self._members:
             return found
         mine = self.vectors.get(chunk_id)
@@ -208,11 +214,15 @@ class CopyFinder:
         if matched is None:
             return []
         if matched is not self._matched_by:
-            self._matched, self._matched_by = {}, matched
-        known = self._matched
-        for word in set(tokens).difference(known):
-            known[word] = matched(word)
-        return [i for i, w in enumerate(tokens) if known[w]]
+            self._matched, self._hits, self._matched_by = {}, set(), matched
+        known, hits = self._matched, self._hits
+        words = set(tokens)
+        for word in words.difference(known):
+            known[word] = found = matched(word)
+            if found:
+                hits.add(word)
+        present = hits.intersection(words)
+        return [i for i, w in enumerate(tokens) if w in present] if present else []
 
     def add(self, passages: Sequence[tuple[int, str | None]]) -> int:
         """Remember a result shown, by its (chunk id, text or None) passages; a text left
@@ -222,7 +232,7 @@ class CopyFinder:
         for chunk_id, text in passages:
             if text is not None:
                 self._texts[chunk_id] = text
-                self._keys.setdefault(text_key(text), index)
+                self._keys.setdefault(_normal(text), index)
             vector = self.vectors.get(chunk_id)
             if vector is None:
                 if text is not None and index not in self._unvectored:
@@ -238,12 +248,20 @@ class CopyFinder:
         return index
 
     def _union(self, chunk_ids: list[int]) -> set[tuple[str, ...]]:
+        """The 3-grams of these remembered passages together (the same few passages of a
+        result come back for each of its near-copies, so each union is made once)."""
+        key = tuple(chunk_ids)
+        out = self._unions.get(key)
+        if out is not None:
+            return out
         missing = [c for c in chunk_ids if c not in self._texts]
         if missing and self._fetch is not None:
             self._texts.update(self._fetch(missing))
-        out: set[tuple[str, ...]] = set()
+        out = set()
         for cid in chunk_ids:
             if cid not in self._grams and cid in self._texts:
                 self._grams[cid] = shingles(self._texts[cid])
             out |= self._grams.get(cid, set())
+        if all(cid in self._texts for cid in chunk_ids):  # else a text may still come
+            self._unions[key] = out
         return out

@@ -6,8 +6,8 @@ import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -42,8 +42,9 @@ STOPWORDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class KeywordHit:
+class KeywordHit(NamedTuple):
+    """A tuple, not a frozen dataclass: a search makes 1,100 of them, at twice the cost."""
+
     chunk_id: int
     score: float  # -bm25: higher is better
     rank: int  # 1-based

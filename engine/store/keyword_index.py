@@ -201,7 +201,7 @@ _HALVES = ThreadPoolExecutor(1, thread_name_prefix="dowse-bm25-half")
 # questions at 1M were never pruned.)
 PRUNE_POSTINGS = 5_000
 PRUNE_CHECKS = 12
-PRUNE_REACH = 2.0
+PRUNE_REACH = 1.5
 
 
 def _kth(scores: npt.NDArray[np.float64], limit: int) -> float:
