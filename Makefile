@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# Pin torch first: the CPU wheel. A loose 'torch' would pull GBs of CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	# int8: OpenVINO and NNCF, which precision = "auto" takes on a CPU without bf16 units.
+	$(BIN)/pip install --quiet -e '.[test,int8]'
 	touch $(STAMP)
 
 setup: $(STAMP)

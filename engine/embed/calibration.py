@@ -18,6 +18,9 @@ from engine.private_files import open_private, private_dir
 log = logging.getLogger(__name__)
 
 MIN_COSINE = 0.999
+# int8 is kept at this agreement with fp32 (engine/embed/cpu_runtime.py); another path then
+# needs to agree with the int8 encoder only as closely as int8 agrees with fp32.
+INT8_MIN_COSINE = 0.99
 CACHE_FILE_NAME = "precision_check.json"
 
 _LONG_SCIENCE = (

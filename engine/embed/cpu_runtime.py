@@ -20,6 +20,7 @@ from engine.embed import openvino_forward
 from engine.embed.base import Vectors
 from engine.embed.bert_fast import FastBert, supports
 from engine.embed.calibration import (
+    INT8_MIN_COSINE,
     MIN_COSINE,
     Verdict,
     VerdictCache,
@@ -32,7 +33,6 @@ from engine.embed.device import ISA_ENV, DeviceUnavailableError, Placement
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("auto", "torch", "openvino")
-INT8_MIN_COSINE = 0.99
 # OpenVINO's fp32 graph is the same arithmetic as torch's; it only has to agree as closely
 # as the lean forward must.
 FP32_MIN_COSINE = 0.9995

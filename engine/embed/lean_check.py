@@ -20,6 +20,7 @@ from engine.config import EmbedConfig
 from engine.embed.base import Encoder
 from engine.embed.calibration import (
     CALIBRATION_TEXTS,
+    INT8_MIN_COSINE,
     MIN_COSINE,
     Verdict,
     VerdictCache,
@@ -48,11 +49,16 @@ def lean_key(config: EmbedConfig, path: Path) -> str:
 def check_lean(
     full: Encoder, config: EmbedConfig, path: Path, verdicts: VerdictCache, key: str
 ) -> LeanQueryEncoder | None:
-    """Compare the lean path with `full` and cache the verdict; the lean path if it agrees."""
+    """Compare the lean path with `full` and cache the verdict; the lean path if it agrees.
+
+    The lean path is fp32: against an int8 encoder (the default on a CPU without bf16 units,
+    where the int8 extra is installed) it agrees as closely as fp32 does, 0.996 on this model,
+    so there the bound is int8's own; against 0.999 the child loaded the full encoder for
+    every query on exactly the laptops int8 is for."""
     lean = LeanQueryEncoder(path, config)
     cosine = min_cosine(full.encode_queries(CALIBRATION_TEXTS),
                         lean.encode_queries(CALIBRATION_TEXTS))
-    passed = cosine >= MIN_COSINE
+    passed = cosine >= (INT8_MIN_COSINE if full.precision == "int8" else MIN_COSINE)
     verdicts.put(key, Verdict(cosine, passed, from_cache=False))
     log.info("lean query path vs %s: min cosine %.6f", full.describe(), cosine)
     return lean if passed else None

@@ -12,6 +12,7 @@ data dir's cache folder, keyed by the model folder's fingerprint, OpenVINO versi
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import warnings
@@ -130,6 +131,19 @@ def _convert(fast: FastBert, int8: bool) -> Any:
     return graph
 
 
+@functools.cache
+def _core() -> Any:
+    """One OpenVINO Core a process. Each Core loads its own CPU plugin, which maps its own
+    alternate signal stack onto the calling thread and, once freed, puts the previous one back
+    only if its own is still the thread's: freed out of order (an int8 forward that fell back,
+    dropped after the fp32 one made beside it), they left the thread's signal stack pointing at
+    unmapped memory, and the next signal Python handles (Ctrl+C, SIGTERM) killed the process
+    with SIGSEGV."""
+    import openvino as ov
+
+    return ov.Core()
+
+
 def cached_graph(fast: FastBert, fingerprint: str, cache_dir: Path | None, int8: bool) -> Any:
     """The converted graph, read from the cache when an earlier start-up wrote it."""
     import openvino as ov
@@ -141,7 +155,7 @@ def cached_graph(fast: FastBert, fingerprint: str, cache_dir: Path | None, int8:
     folder = cache_dir / "openvino" if cache_dir is not None else None
     if folder is not None and (folder / name).is_file():
         try:
-            return ov.Core().read_model(str(folder / name))
+            return _core().read_model(str(folder / name))
         except RuntimeError as exc:  # a half-written or damaged cache: convert again
             log.warning("ignoring unreadable OpenVINO cache %s: %s", folder / name, exc)
     graph = _converted[name] = _convert(fast, int8)
@@ -164,8 +178,6 @@ class OpenVinoForward:
         self, fast: FastBert, fingerprint: str, cache_dir: Path | None, precision: str,
         threads: int,
     ) -> None:
-        import openvino as ov
-
         if precision not in PRECISIONS:
             raise ValueError(f"OpenVINO precision must be one of {PRECISIONS}, not {precision}")
         self.precision = precision
@@ -178,7 +190,7 @@ class OpenVinoForward:
         }
         if precision == "int8":
             settings["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = DYNAMIC_QUANT_GROUP
-        self._compiled = ov.Core().compile_model(graph, "CPU", settings)
+        self._compiled = _core().compile_model(graph, "CPU", settings)
         self._request = self._compiled.create_infer_request()
 
     def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

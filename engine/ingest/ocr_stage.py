@@ -220,6 +220,9 @@ def index_folders_with_ocr(
                 log.warning("OCR made no progress; %d file(s) left for the engine to finish",
                             ocr_pending.backlog(store.conn).files)
                 break
+        # Every file is read: the extraction children go before the meaning phase's long
+        # drain instead of idling beside it (at least 300 MB on python3-doc).
+        stage.close()
         if meaning is not None:
             meaning.drain(meaning_progress(progress, meaning, summary, started))
             summary.embedded, summary.reused = meaning.progress.embedded, (

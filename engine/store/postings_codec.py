@@ -37,8 +37,9 @@ _DTYPES: dict[int, np.dtype[Any]] = {
 # Lists of at least DECODED_MIN postings are kept decoded, up to DECODED_BYTES a table (about
 # 5 bytes a posting). 200 real questions decode 108 million passage postings at 1M; a 64 MB
 # least-recently-used cache of them would have held 59% (945 distinct terms). Asked once each,
-# in a fresh engine (as bench/scale.py asks them), 128 MB took their 95th percentile from
-# 50-55 ms to 48-49 in process; the engine holds at most 64 MB more at a million passages.
+# in a fresh engine (as bench/scale.py asks them), their 95th percentile in process was 47.9 to
+# 49.2 ms with 128 MB against 49.6 to 54.7 with 64 (three alternated pairs; a fourth, on a
+# slower hour, 51.4 against 49.3); the engine holds at most 64 MB more at a million passages.
 DECODED_MIN = 10_000
 DECODED_BYTES = 128 << 20
 

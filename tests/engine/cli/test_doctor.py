@@ -46,7 +46,7 @@ def test_doctor_json_reports_versions_placement_and_paths(
     assert report["packages"]["torch"] and report["packages"]["PySide6"]
     assert report["data_dir"] == str(data_dir.resolve())
     assert report["device"] in ("cpu", "cuda", "mps")
-    assert report["precision"] in ("fp32", "bf16", "fp16")
+    assert report["precision"] in ("fp32", "bf16", "fp16", "int8")
     assert Path(report["model_dir"], "config.json").is_file()
     assert report["log_dir"] == str(tmp_path / "logs")
     assert report["engine_running"] is False

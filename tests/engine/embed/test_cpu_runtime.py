@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,8 @@ from engine.embed import cpu_runtime, device, openvino_forward
 from engine.embed.calibration import CACHE_FILE_NAME, min_cosine
 from engine.embed.device import DeviceUnavailableError, Placement, apply_cpu_isa, cpu_bf16_unit
 from engine.embed.transformer import TransformerEncoder
+from tests.helpers.fresh_process import in_fresh_process, run_in_fresh_process
+from tests.helpers.signal_stack import disable_alternate_stack, unmapped_alternate_stack
 
 TEXTS = [
     "Aspirin lowers the risk of a second heart attack.",
@@ -105,13 +110,40 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
+# Each OpenVINO Core loads its own CPU plugin, which installs its own alternate signal stack on
+# the calling thread and, when freed, unmaps it and puts back the one it found. A fallback holds
+# the int8 plugin while the next one starts, so the order breaks: once both are freed, this
+# thread's alternate stack is unmapped memory, and the next signal with a Python handler (all of
+# them use SA_ONSTACK) kills the process with SIGSEGV, faulthandler silent too. (OpenVINO
+# 2026.4, intel_cpu SigAltStackSetup.) Hence the fallback runs in a fresh process, and a test
+# here that leaves the trap fails itself instead of a later test's signal ending the run.
+
+
+@pytest.fixture(autouse=True)
+def _alternate_stack_left_mapped() -> Iterator[None]:
+    yield
+    if in_fresh_process():
+        return  # no later test: the child ends here
+    gc.collect()  # the plugins go when their encoders do
+    problem = unmapped_alternate_stack()
+    if problem:
+        disable_alternate_stack()  # so that the rest of the run survives
+        pytest.fail(f"{problem}: OpenVINO plugins freed out of order")
+
+
 @pytest.mark.model
 @needs_openvino
 def test_openvino_agrees_with_fp32(reference: TransformerEncoder, cache: Path) -> None:
-    assert TransformerEncoder(EmbedConfig(device="cpu")).runtime == "torch"  # the default
-    encoder = TransformerEncoder(EmbedConfig(device="cpu", runtime="openvino"), cache)
+    # The default runs OpenVINO only for int8, which auto takes on a CPU without bf16 units.
+    default = TransformerEncoder(EmbedConfig(device="cpu"))
+    assert default.runtime == ("openvino" if default.precision == "int8" else "torch")
+    del default  # freed before the next plugin starts: see above
+    precision = "bf16" if cpu_bf16_unit() else "fp32"
+    encoder = TransformerEncoder(
+        EmbedConfig(device="cpu", precision=precision, runtime="openvino"), cache
+    )
     assert encoder.runtime == "openvino" and encoder.describe().endswith("OpenVINO")
-    assert encoder.precision == ("bf16" if cpu_bf16_unit() else "fp32")
+    assert encoder.precision == precision
     vectors = encoder.encode_passages(TEXTS)
     assert min_cosine(reference.encode_passages(TEXTS), vectors) >= 0.999
     np.testing.assert_allclose(np.linalg.norm(vectors[[0, 1, 3, 4, 5]], axis=1), 1, atol=1e-5)
@@ -149,6 +181,28 @@ def test_int8_falls_back_when_agreement_fails(
     monkeypatch.setattr(openvino_forward.OpenVinoForward, "__init__", _refuse_int8)
     again = TransformerEncoder(EmbedConfig(device="cpu", precision="int8"), folder)
     assert again.precision == fallback and "int8 disagreed" in again.precision_note
+
+
+@pytest.mark.model
+@needs_int8
+def test_signals_are_still_handled_after_a_fallen_back_encoder_is_freed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    if run_in_fresh_process(request):  # a failure here is a SIGSEGV
+        return
+    monkeypatch.setitem(cpu_runtime._THRESHOLDS, "int8", 1.5)
+    encoder = TransformerEncoder(EmbedConfig(device="cpu", precision="int8"), tmp_path)
+    assert "int8 disagreed with fp32" in encoder.precision_note
+    del encoder
+    gc.collect()
+    assert unmapped_alternate_stack() == ""
+    handled: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: handled.append(signum))
+    try:
+        signal.raise_signal(signal.SIGALRM)  # to this thread, where the plugins were made
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert handled == [signal.SIGALRM]
 
 
 _real_init = openvino_forward.OpenVinoForward.__init__
