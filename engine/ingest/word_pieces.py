@@ -23,8 +23,11 @@ import numpy.typing as npt
 
 # The characters every splitting pre-tokenizer splits at (chunk._BREAKS).
 _SPACES = re.compile(r"([ \t\n\r]+)")
-# Kept words at most (about 150 bytes each); when a page would take the cache past that, the
-# most used half is kept (a word counted once for each time a page holds it).
+# Kept words at most: about 350 bytes each, most of it the word and its dict entry (python3-doc
+# has 186,000 distinct words; 200,000 of them made each extraction child 60 to 90 MB larger,
+# and 100,000 halved that but took the warm speed-up from 5x to 2x). When a page would take
+# the cache past that, the most used half is kept (a word counted once for each time a page
+# holds it). The engine's extraction children, and so their words, go whenever it is idle.
 MAX_WORDS = 200_000
 
 Encode = Callable[[str], tuple[list[int], list[tuple[int, int]]]]
@@ -39,12 +42,12 @@ class WordPieces:
         self._max_words = max_words
         self._index: dict[str, int] = {"": 0}  # the empty "word" before a leading space
         self._word_of = [""]
-        self._first = np.zeros(1024, dtype=np.int64)
-        self._count = np.zeros(1024, dtype=np.int64)
+        self._first = np.zeros(1024, dtype=np.int32)
+        self._count = np.zeros(1024, dtype=np.int32)
         self._hits = np.zeros(1024, dtype=np.int64)
-        self._ids = np.zeros(4096, dtype=np.int64)
-        self._starts = np.zeros(4096, dtype=np.int64)
-        self._ends = np.zeros(4096, dtype=np.int64)
+        self._ids = np.zeros(4096, dtype=np.int32)
+        self._starts = np.zeros(4096, dtype=np.int32)
+        self._ends = np.zeros(4096, dtype=np.int32)
         self._words, self._pieces = 1, 0
 
     def encode(self, text: str) -> tuple[list[int], list[int], list[int]]:

@@ -347,6 +347,7 @@ class IndexWorker:
                 forget.refresh_keywords(self.store, self.config.search, forget.REBUILD_SPACING)
                 last_checkpoint = time.monotonic()
                 self.activity = "idle"
+                self.ocr.close()  # its extraction children go while idle; the next file starts one
                 self.stats.end()
                 self._publish_progress()
                 for folder_id, root in list(self._roots.items()):
