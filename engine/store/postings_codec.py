@@ -39,7 +39,7 @@ _DTYPES: dict[int, np.dtype[Any]] = {
 # least-recently-used cache of them would have held 59% (945 distinct terms). Asked once each,
 # in a fresh engine (as bench/scale.py asks them), their 95th percentile in process was 47.9 to
 # 49.2 ms with 128 MB against 49.6 to 54.7 with 64 (three alternated pairs; a fourth, on a
-# slower hour, 51.4 against 49.3); the engine holds at most 64 MB more at a million passages.
+# slower hour, 51.4 against 49.3); the engine may hold up to 64 MB more a table for it.
 DECODED_MIN = 10_000
 DECODED_BYTES = 128 << 20
 
