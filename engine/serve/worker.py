@@ -166,7 +166,7 @@ class IndexWorker:
         if path is None:
             with self._cond:
                 self.paused = paused
-                self._cond.notify_all()
+                self._inbox.notify()
             targets = list(self._roots.items())
         else:
             root = Path(os.path.abspath(os.path.expanduser(path)))
@@ -177,7 +177,7 @@ class IndexWorker:
                 (self._paused_folders.add if paused else self._paused_folders.discard)(
                     targets[0][0]
                 )
-                self._cond.notify_all()
+                self._inbox.notify()
         for folder_id, root in targets:
             self._publish_folder(folder_id, root, "paused" if paused else "indexing")
 
@@ -213,7 +213,7 @@ class IndexWorker:
         with self._cond:
             if scan:
                 self._scans.add(folder_id)
-            self._cond.notify_all()
+            self._inbox.notify()
 
     # -- the worker -------------------------------------------------------------------------
 
@@ -270,7 +270,7 @@ class IndexWorker:
         self.model = loaded.record
         with self._cond:
             self.semantic = loaded.semantic
-            self._cond.notify_all()
+            self._inbox.notify()
         loaded.semantic.drop_unstored()  # removals committed while it loaded; saved at idle
         self.publish(protocol.ModelReady(
             model=loaded.record["model"], device=loaded.record["device"],

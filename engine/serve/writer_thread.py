@@ -31,6 +31,10 @@ class Inbox:
         self.cond = threading.Condition()  # also guards the writer's own shared state
         self._commands: deque[tuple[Command, Future[str]]] = deque()
         self.stopping = False
+        # A notify() that came while the writer was busy, not asleep: its next wait() returns
+        # at once. Without it, a change queued between the writer's last look at the queue
+        # and its sleep waited for the next reconcile (minutes).
+        self._woken = False
 
     def submit(self, command: Command) -> Future[str]:
         future: Future[str] = Future()
@@ -45,7 +49,9 @@ class Inbox:
             self.cond.notify_all()
 
     def notify(self) -> None:
+        """Wake the writer, now or at its next wait(); may be called holding `cond`."""
         with self.cond:
+            self._woken = True
             self.cond.notify_all()
 
     def take(self) -> tuple[Command, Future[str]] | None:
@@ -55,8 +61,9 @@ class Inbox:
     def wait(self, timeout: float | None) -> None:
         """Sleep up to `timeout` seconds (None: until woken), unless a command waits."""
         with self.cond:
-            if not self.stopping and not self._commands:
+            if not self.stopping and not self._commands and not self._woken:
                 self.cond.wait(timeout)
+            self._woken = False
 
     def idle_while(
         self, waiting: Callable[[], bool], poll: float, refuse: Exception | None = None

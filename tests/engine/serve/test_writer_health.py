@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,16 @@ def test_a_locked_database_is_waited_out_not_fatal(
     writer_health.work_through_full_disks(work, health, Inbox(), lambda: None)
     assert runs == ["run", "run", "run"]
     assert health.problem is None
+
+
+def test_a_notify_while_the_writer_is_busy_is_not_lost() -> None:
+    """A change queued between the writer's last look at the queue and its sleep wakes it:
+    before, the sleep lasted until the next reconcile (the served purge test's rename)."""
+    inbox = Inbox()
+    inbox.notify()  # the watcher, while the writer was still finishing its idle work
+    started = time.monotonic()
+    inbox.wait(30.0)
+    assert time.monotonic() - started < 5.0
+    started = time.monotonic()
+    inbox.wait(0.2)  # that notify is spent: this one sleeps its time
+    assert time.monotonic() - started >= 0.15
