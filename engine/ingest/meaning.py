@@ -56,11 +56,23 @@ CHECKPOINT_PASSAGES = 20_000
 # still gave it a quarter of a core beside each busy child (weights 36 against 110); at 19
 # (15 against 110) about an eighth, and all that the words phase leaves idle.
 ENCODER_NICE = 19
+# Cores the words phase keeps busy beyond its extraction children: the process recording them.
+RECORDER_CORES = 1
 # Encoder threads, each pinned to its share of the cores (engine/embed/threads.py): on 2 cores
 # two workers of one torch thread embedded 11% faster than one of two (BENCHMARKS.md,
 # "embed-throughput"). An encoder that cannot run two calls at once (OpenVINO, a GPU, or one
 # not loaded yet) gets its batches on the first worker only, in turn.
 ENCODER_WORKERS = 2
+
+
+def overlaps_words(readers: int) -> bool:
+    """Whether the meaning phase should run beside the words phase (`dowse index`): only on
+    cores that the extraction children and the recorder leave free. On a busy machine it gained
+    nothing there (46 passages embedded in the 17 s of python3-doc's words phase on 2 cores)
+    and cost the words 30%: its threads, starved at ENCODER_NICE, held the GIL that the
+    recorder waited for (while torch was imported, and between kernels)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) > readers + RECORDER_CORES
 
 
 @dataclass

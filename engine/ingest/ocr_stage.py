@@ -40,7 +40,13 @@ from engine.ingest.indexer import (
     PassageVectors,
     ProgressCallback,
 )
-from engine.ingest.meaning import MeaningStage, closing_meaning, meaning_progress, with_meaning
+from engine.ingest.meaning import (
+    MeaningStage,
+    closing_meaning,
+    meaning_progress,
+    overlaps_words,
+    with_meaning,
+)
 from engine.ingest.read_pool import ReadPool
 from engine.ingest.token_ids import TokenIds
 from engine.ingest.walk import FolderWalker
@@ -158,6 +164,11 @@ class OcrStage:
         """The OCR line of `status`, from the caller's own connection."""
         return ocr_status(store, self)
 
+    @property
+    def readers(self) -> int:
+        """Extraction children reading side by side."""
+        return self._reader.size
+
     def prefetch(self, paths: Sequence[Path]) -> None:
         """Start reading the files that come next (engine/ingest/read_pool.py)."""
         self._reader.prefetch(self.members.request(self.store, p) for p in paths)
@@ -202,8 +213,11 @@ def index_folders_with_ocr(
 
     meaning = MeaningStage(store, vectors, token_ids=TokenIds()) if vectors is not None else None
     with OcrStage(lambda: store, config, cache_dir) as stage, closing_meaning(meaning):
+        # The meaning phase starts beside the words only where cores are free for it; else
+        # (and its model loads) once every file is findable by its words.
+        beside = meaning is not None and overlaps_words(stage.readers)
         indexer = Indexer(store, config, tokenizer, vectors, extract=stage.extract, on_file=note,
-                          after_file=meaning.pump if meaning is not None else None,
+                          after_file=meaning.pump if meaning is not None and beside else None,
                           prefetch=stage.prefetch,
                           token_ids=meaning.token_ids if meaning is not None else None)
         stage.hold = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -86,3 +87,46 @@ def test_two_workers_embed_what_one_embeds(tmp_path: Path, monkeypatch: pytest.M
             engine.close()
     one, two = (decode_vectors(vectors[w], 384) for w in (1, 2))
     assert float((one * two).sum(1).min()) > 0.999  # bf16 batches differ only in rounding
+
+
+def test_the_meaning_phase_runs_beside_the_words_only_on_free_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(meaning.os, "sched_getaffinity", lambda _pid: set(range(2)), raising=False)
+    assert not meaning.overlaps_words(2)  # 2 cores: two extraction children and the recorder
+    monkeypatch.setattr(meaning.os, "sched_getaffinity", lambda _pid: set(range(16)))
+    assert meaning.overlaps_words(4)
+
+
+@pytest.mark.model  # the real tokenizer cuts; the encoder is the hashing one
+def test_on_a_busy_machine_nothing_is_embedded_until_every_file_is_findable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine.embed.hashing import HashingEncoder
+    from engine.ingest import ocr_stage
+    from engine.search.semantic import SemanticIndex
+
+    monkeypatch.setattr(ocr_stage, "overlaps_words", lambda _readers: False)
+    root = tmp_path / "docs"
+    root.mkdir()
+    for i in range(12):
+        write_txt(root / f"note {i}.txt", f"Note {i} on the harbour lanterns and their keepers.")
+    engine = Engine(tmp_path / "data")
+    findable: list[int] = []  # files with passages, at each call to the encoder
+
+    class Watching(HashingEncoder):
+        def encode_passages(self, texts):  # type: ignore[no-untyped-def]
+            with sqlite3.connect(tmp_path / "data" / "dowse.sqlite3") as conn:
+                findable.append(conn.execute(
+                    "SELECT count(DISTINCT file_id) FROM chunks").fetchone()[0])
+            return super().encode_passages(texts)
+
+    semantic = SemanticIndex(engine.store, Watching(384), engine.data_dir, engine.config.index)
+    try:
+        summary = ocr_stage.index_folders_with_ocr(
+            engine.store, engine.config, engine.tokenizer, semantic, None, [root])
+        assert summary.indexed == 12 and pending_count(engine.store.conn) == 0
+        assert findable and min(findable) == 12
+    finally:
+        semantic.close()
+        engine.close()
