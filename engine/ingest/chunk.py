@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.config import ChunkConfig
 from engine.embed.model_dir import read_model_info
 from engine.embed.tokenizer_file import load_tokenizer_file
@@ -31,6 +33,7 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)|[。！？]")
 _LAST_WORD_END = re.compile(r"(?s).*\S(?=\s)")
 # Where a passage may begin: after whitespace or a CJK full stop.
 _WORD_START = re.compile(r"(?<=[\s。！？])(?=\S)")
+_LAST_WORD_START = re.compile(r"(?s).*(?<=[\s。！？])(?=\S)")
 _SENTENCE_PUNCT = frozenset(".!?…。！？")
 # Where a sentence begins (its first word): after a sentence end, closing quotes or brackets
 # and white space; after white space holding a blank line or a paragraph separator; right
@@ -116,6 +119,13 @@ class PassageTokenizer:
             return self._words.encode(text)
         ids, spans = self.encode(text)
         return ids, [s for s, _ in spans], [e for _, e in spans]
+
+    def pieces_at(self, text: str, base: int) -> tuple[Any, list[int], list[int]]:
+        """pieces(), with the ids as a numpy array and the offsets moved on by `base`."""
+        if self._words is not None:
+            return self._words.encode_at(text, base)
+        ids, starts, ends = self.pieces(text)
+        return np.array(ids, dtype=np.int32), [base + s for s in starts], [base + e for e in ends]
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span of each word piece, without special tokens or truncation."""
@@ -242,11 +252,8 @@ class _Segment:
         while b > a and text[b - 1].isspace():
             b -= 1
         self.a, self.b = a, b
-        pieces, starts, ends = tokenizer.pieces(text[a:b]) if a < b else ([], [], [])
-        self.ids = pieces
-        self.starts = [a + s for s in starts] if a else starts
-        self.ends = [a + e for e in ends] if a else ends
-        self._sentences: set[int] | None = None  # where sentences start, once asked
+        self.ids, self.starts, self.ends = tokenizer.pieces_at(text[a:b], a)
+        self._sentences: list[int] | None = None  # where sentences start, once asked
 
     def ids_of(self, pos: int, end: int) -> array[int] | None:
         """The word pieces of [pos, end) alone, when they are this page's pieces between
@@ -254,7 +261,9 @@ class _Segment:
         if not (self.tokenizer.splits_at_spaces and self._at_breaks(pos, end)):
             return None
         first, last = bisect_left(self.starts, pos), bisect_left(self.starts, end)
-        return array(self.tokenizer.id_typecode, self.ids[first:last])
+        ids = array(self.tokenizer.id_typecode)
+        ids.frombytes(self.ids[first:last].astype(ids.typecode).tobytes())
+        return ids
 
     def passages(self) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
@@ -358,17 +367,11 @@ class _Segment:
         target = self.starts[j - self.overlap]
         lo = max(self.starts[max(j - self.overlap - self.overlap // 2, 0)], pos + 1)
         hi = min(self.starts[j - max(self.overlap // 2, 1)], end - 1)
-        if self._sentences is None:
-            self._sentences = {
+        if self._sentences is None:  # every sentence start is a word start (_WORD_START)
+            self._sentences = sorted({
                 m.end() for pattern in (_SENTENCE_START, _AFTER_CJK_STOP)
-                for m in pattern.finditer(self.text, self.a, self.b)}
-        best: dict[bool, int] = {}
-        for m in _WORD_START.finditer(self.text, lo, hi + 1):
-            start = m.start()
-            sentence = start in self._sentences
-            if sentence not in best or abs(start - target) < abs(best[sentence] - target):
-                best[sentence] = start
-        start = best.get(True, best.get(False, target))
+                for m in pattern.finditer(self.text, self.a, self.b)})
+        start = _nearest_word_start(self.text, self._sentences, lo, hi, target)
         if not pos < start < end or self.text[start].isspace():
             return self._skip_space(end)
         return start
@@ -377,3 +380,20 @@ class _Segment:
         while at < self.b and self.text[at].isspace():
             at += 1
         return at
+
+
+def _nearest_word_start(text: str, sentences: list[int], lo: int, hi: int, target: int) -> int:
+    """The word start in [lo, hi] nearest `target`, at one of the (sorted) sentence starts if
+    any lies there; of two as near, the earlier; `target` if there is none."""
+    i, j = bisect_left(sentences, lo), bisect_right(sentences, hi)
+    if i < j:
+        k = bisect_left(sentences, target, i, j)
+        before, after = sentences[k - 1] if k > i else None, sentences[k] if k < j else None
+    else:
+        found = _WORD_START.search(text, max(target, lo), hi + 1)
+        after = found.start() if found else None
+        found = _LAST_WORD_START.match(text, lo, min(target, hi + 1)) if target > lo else None
+        before = found.end() if found else None
+    if before is None:
+        return target if after is None else after
+    return before if after is None or target - before <= after - target else after

@@ -33,6 +33,7 @@ _SPACES = re.compile(r"([ \t\n\r]+)")
 MAX_WORDS = 200_000
 
 Encode = Callable[[str], tuple[list[int], list[tuple[int, int]]]]
+Ids = npt.NDArray[np.int32]
 
 
 class WordPieces:
@@ -56,14 +57,20 @@ class WordPieces:
     def encode(self, text: str) -> tuple[list[int], list[int], list[int]]:
         """The word pieces of `text` (no special tokens): their ids, and the character offset
         in `text` where each starts and ends, as the tokenizer gives them for `text` whole."""
-        with self._lock:
-            return self._put_together(text)
+        ids, starts, ends = self.encode_at(text, 0)
+        return ids.tolist(), starts, ends
 
-    def _put_together(self, text: str) -> tuple[list[int], list[int], list[int]]:
+    def encode_at(self, text: str, base: int) -> tuple[Ids, list[int], list[int]]:
+        """encode(), with the ids as an array and each offset moved on by `base` (where
+        `text` starts in its page)."""
+        with self._lock:
+            return self._put_together(text, base)
+
+    def _put_together(self, text: str, base: int) -> tuple[Ids, list[int], list[int]]:
         parts = _SPACES.split(text)
         words = parts[0::2]
         lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-        at = np.cumsum(lengths) - lengths  # where each part starts
+        at = np.cumsum(lengths) - lengths + base  # where each part starts in the page
         missing = set(words).difference(self._index)
         if missing:
             if self._words + len(missing) > self._max_words:
@@ -76,14 +83,14 @@ class WordPieces:
         counts = self._count[entries]
         total = int(counts.sum())
         if not total:
-            return [], [], []
+            return self._ids[:0].copy(), [], []
         # Piece j of the page is piece (j - its word's first piece) of its word's entry.
         ends_of = np.cumsum(counts)
         rank = np.arange(total, dtype=np.int64) - np.repeat(ends_of - counts, counts)
         flat = np.repeat(self._first[entries], counts) + rank
-        base = np.repeat(at[0::2], counts)
-        return (self._ids[flat].tolist(), (base + self._starts[flat]).tolist(),
-                (base + self._ends[flat]).tolist())
+        word_at = np.repeat(at[0::2], counts)
+        return (self._ids[flat], (word_at + self._starts[flat]).tolist(),
+                (word_at + self._ends[flat]).tolist())
 
     def _learn(self, words: list[str]) -> None:
         """Tokenize `words` together, one space apart, and keep each one's pieces."""
@@ -91,8 +98,8 @@ class WordPieces:
         ids, spans = self._encode(joined)
         lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
         word_at = np.cumsum(lengths + 1) - lengths - 1
-        starts = np.fromiter((s for s, _ in spans), dtype=np.int64, count=len(spans))
-        ends = np.fromiter((e for _, e in spans), dtype=np.int64, count=len(spans))
+        both = np.array(spans, dtype=np.int64).reshape(len(spans), 2)
+        starts, ends = both[:, 0], both[:, 1]
         owner = np.searchsorted(word_at, starts, side="right") - 1
         counts = np.bincount(owner, minlength=len(words))
         n, m = len(words), len(ids)

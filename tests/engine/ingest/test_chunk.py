@@ -388,3 +388,43 @@ def test_sentence_starts_in_one_pass_are_those_found_looking_back(parts: list[st
     for m in _WORD_START.finditer(text, a + 1, b):
         at = m.start()
         assert (at in found) == _opens_sentence_by_looking_back(text, a, at), (text, at)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(
+    ["word", "Word", ".", "!", "。", "？", '"', ")", " ", "  ", "\n", "\n\n", "\t", "\u2029",
+     "\u00a0", "x.y", "e.g."]), min_size=1, max_size=40), st.data())
+def test_the_overlap_opens_at_the_word_start_a_scan_would_choose(
+    parts: list[str], data: st.DataObject
+) -> None:
+    """The bisecting search for where the next passage opens picks what scanning every word
+    start in the window did (the chunker's loop before)."""
+    from engine.ingest.chunk import (
+        _AFTER_CJK_STOP,
+        _SENTENCE_START,
+        _WORD_START,
+        _nearest_word_start,
+    )
+
+    text = "".join(parts)
+    sentences = sorted({m.end() for pattern in (_SENTENCE_START, _AFTER_CJK_STOP)
+                        for m in pattern.finditer(text, 0, len(text))})
+    lo = data.draw(st.integers(1, len(text)))
+    hi = data.draw(st.integers(lo - 1, len(text)))
+    target = data.draw(st.integers(0, len(text)))
+    best: dict[bool, int] = {}
+    for m in _WORD_START.finditer(text, lo, hi + 1):
+        start, sentence = m.start(), m.start() in sentences
+        if sentence not in best or abs(start - target) < abs(best[sentence] - target):
+            best[sentence] = start
+    scanned = best.get(True, best.get(False, target))
+    assert _nearest_word_start(text, sentences, lo, hi, target) == scanned, (text, lo, hi, target)
+
+
+def test_of_two_word_starts_as_near_the_overlap_takes_the_earlier() -> None:
+    from engine.ingest.chunk import _nearest_word_start
+
+    assert _nearest_word_start("a b c d", [], 1, 6, 3) == 2
+    assert _nearest_word_start("a. b c. d", [3, 8], 1, 8, 5) == 3  # sentence starts first
+    assert _nearest_word_start("a. b c. d", [3, 8], 4, 8, 5) == 8
+    assert _nearest_word_start("abcdefg", [], 1, 6, 3) == 3  # no word start: the target
