@@ -116,7 +116,10 @@ class Indexer:
             root = Path(os.path.abspath(folder))
             folder_id = self.store.pin_folder(str(root))
             walker = FolderWalker(root, self.config.walk)
-            plan.append((folder_id, walker, list(walker.walk())))
+            # Largest first: the extraction children then end together, not one of them
+            # alone on a large file while the other idles.
+            found = sorted(walker.walk(), key=lambda f: f.size, reverse=True)
+            plan.append((folder_id, walker, found))
         total = sum(len(found) for _, _, found in plan)
         done = failed = 0
 

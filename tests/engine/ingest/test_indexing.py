@@ -186,3 +186,21 @@ def test_an_index_without_recorded_sizes_is_chunked_again(tmp_path: Path) -> Non
     texts = [r[0] for r in now.store.conn.execute("SELECT text FROM chunks")]
     assert len(texts) > before and max(now.tokenizer.count(t) for t in texts) <= 128
     assert now.index([root], keyword_only=True).unchanged == 1
+
+
+def test_a_folder_is_read_largest_file_first(tmp_path: Path) -> None:
+    """So the extraction children finish together: the last file is a small one."""
+    from engine.ingest.indexer import Indexer
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    for name, words in (("a-small.txt", 5), ("b-large.txt", 400), ("c-middle.txt", 60)):
+        write_txt(root / name, " ".join(["lantern keepers trim wicks."] * words))
+    engine = Engine(tmp_path / "data")
+    order: list[str] = []
+    try:
+        Indexer(engine.store, engine.config, engine.tokenizer, None,
+                on_file=lambda outcome: order.append(Path(outcome.path).name)).index_folders([root])
+    finally:
+        engine.close()
+    assert order == ["b-large.txt", "c-middle.txt", "a-small.txt"]
