@@ -203,6 +203,20 @@ class IsolatedExtractor:
                 raise ExtractError(str(reply[1]))
             return self._unpack(reply)
 
+    def start_soon(self) -> None:
+        """Start the child on a thread of its own, if none runs: the first call then does not
+        wait for its imports (a call meanwhile waits for the start to end)."""
+        def start() -> None:
+            with self._lock:
+                if self._conn is None:
+                    try:
+                        self._start()
+                    except (ExtractError, OSError):
+                        log.debug("the extractor did not start ahead; the first call says why")
+
+        if self._conn is None:
+            threading.Thread(target=start, name="dowse-extract-start", daemon=True).start()
+
     def close(self) -> None:
         """Stop the child, if any; the next extract() would start a fresh one."""
         with self._lock:

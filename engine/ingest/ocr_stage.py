@@ -118,6 +118,7 @@ class OcrStage:
             return doc  # a scanned PDF keeps what little text it has
         if self.hold or self._defer(key):
             ocr_pending.mark(self.store.conn, key, 0, needed)
+            self._ocr.start_soon()  # ready when the OCR runs come (its imports take 0.4 s)
             return doc
         request = OcrRequest(path, self.config, self.cache_dir, self._budget)
         started = time.monotonic()

@@ -220,3 +220,18 @@ def test_child_exits_when_parent_is_killed(tmp_path: Path, busy: bool) -> None:
     while not is_gone(child_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert is_gone(child_pid)
+
+
+def test_a_child_started_ahead_serves_the_first_file(tmp_path: Path) -> None:
+    page = tmp_path / "note.txt"
+    page.write_text("lantern keepers")
+    with IsolatedExtractor(30.0, 1 << 20) as extractor:
+        extractor.start_soon()
+        deadline = time.monotonic() + 60
+        while extractor.pid is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = extractor.pid
+        assert started is not None
+        extractor.start_soon()  # one runs: no second
+        assert "lantern" in extractor.extract(page).text
+        assert extractor.pid == started
