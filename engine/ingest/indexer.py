@@ -118,8 +118,8 @@ class Indexer:
             walker = FolderWalker(root, self.config.walk)
             # Largest first: the extraction children then end together, not one of them
             # alone on a large file while the other idles.
-            found = sorted(walker.walk(), key=lambda f: f.size, reverse=True)
-            plan.append((folder_id, walker, found))
+            largest_first = sorted(walker.walk(), key=lambda f: f.size, reverse=True)
+            plan.append((folder_id, walker, largest_first))
         total = sum(len(found) for _, _, found in plan)
         done = failed = 0
 
