@@ -78,7 +78,11 @@ class Engine:
             def load() -> Encoder:  # torch is imported here too, on the loading thread
                 from engine.embed.transformer import load_encoder
 
-                return load_encoder(config, cache)
+                full = load_encoder(config, cache)
+                # Checked now, before the vector index grows: the check's weights (66 MB on
+                # all-MiniLM-L6-v2) then never sit beside the whole index at the run's end.
+                self._record_lean_verdict(full)
+                return full
 
             encoder = LazyEncoder(load, resolve_model_dir(config.model_path))
             self._semantic = SemanticIndex(self.store, encoder, self.data_dir, self.config.index)
@@ -110,11 +114,6 @@ class Engine:
         )
         self.purge()  # files deleted or changed since the last run leave no trace
         self.refresh_keywords()
-        from engine.embed.lazy import LazyEncoder
-
-        encoder = vectors.encoder if vectors is not None else None
-        if isinstance(encoder, LazyEncoder) and encoder.loaded:
-            self._record_lean_verdict(encoder.real())
         return summary
 
     def _record_lean_verdict(self, full: Encoder) -> None:
