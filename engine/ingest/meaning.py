@@ -30,6 +30,7 @@ import numpy as np
 
 from engine.embed.lazy import ModelLoadError
 from engine.embed.threads import pin_share_of_cores
+from engine.ingest.heap import give_back_free_memory
 from engine.ingest.outcomes import IndexProgress, IndexSummary
 from engine.ingest.reading import is_storage_fault
 from engine.ingest.recorder import PassageVectors
@@ -267,6 +268,7 @@ class MeaningStage:
         if ids:
             self.vectors.apply([], ids, np.stack([np.asarray(unit[r.text]) for r in kept]))
         self._since_checkpoint += len(ids)
+        give_back_free_memory()  # each batch's activations, freed, stay mapped otherwise
         if self._since_checkpoint >= CHECKPOINT_PASSAGES:
             self.vectors.checkpoint()  # a save point (and where a growing graph is projected)
             self._since_checkpoint = 0
