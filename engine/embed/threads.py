@@ -31,11 +31,16 @@ def pin_this_thread(threads: int) -> None:
     _pinned.threads = max(1, threads)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the system has one)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1
+
+
 def pin_share_of_cores(workers: int) -> None:
     """pin_this_thread() to this thread's share of the cores the process may run on, when
     `workers` threads share them."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    pin_this_thread((cores or 1) // max(1, workers))
+    pin_this_thread(usable_cores() // max(1, workers))
 
 
 def pinned_threads() -> int | None:

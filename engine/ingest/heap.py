@@ -1,9 +1,10 @@
-"""Free memory handed back to the system: glibc keeps what a process frees mapped for reuse.
+"""The process's allocator (glibc's, where it is): fewer arenas, and free memory handed back.
 
-The meaning phase frees each batch's activations (tens of MB) and allocates the next
-batch's in other sizes and places, so the freed pages pile up: python3-doc's `dowse index`
-grew about 140 MB through its meaning phase beyond what the vector graph takes, and peaked
-47 MB lower when each batch's free pages went back (malloc_trim). Elsewhere a no-op.
+glibc keeps what a process frees mapped for reuse. The meaning phase frees each batch's
+activations (tens of MB) and allocates the next batch's in other sizes and places, so the
+freed pages pile up: python3-doc's `dowse index` grew about 140 MB through its meaning phase
+beyond what the vector graph takes, and peaked 47 MB lower when each batch's free pages went
+back (malloc_trim). Elsewhere these are no-ops.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+_M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
 @functools.cache
@@ -34,3 +37,16 @@ def give_back_free_memory() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def limit_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas for this process. The read-ahead threads unpickle whole
+    documents (tens of MB for a large file) in their own arenas, and memory freed later by
+    another thread stays in them: with one arena per thread, a few large files could leave
+    the indexing process holding gigabytes it no longer uses (engine/ingest/read_pool.py)."""
+    libc = _libc()
+    if libc is not None:
+        try:
+            libc.mallopt(_M_ARENA_MAX, 2)
+        except AttributeError:
+            log.debug("cannot cap malloc arenas")

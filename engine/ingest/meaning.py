@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.embed.lazy import ModelLoadError
-from engine.embed.threads import pin_share_of_cores
+from engine.embed.threads import pin_share_of_cores, usable_cores
 from engine.ingest.heap import give_back_free_memory
 from engine.ingest.outcomes import IndexProgress, IndexSummary
 from engine.ingest.reading import is_storage_fault
@@ -72,8 +72,7 @@ def overlaps_words(readers: int) -> bool:
     nothing there (46 passages embedded in the 17 s of python3-doc's words phase on 2 cores)
     and cost the words 30%: its threads, starved at ENCODER_NICE, held the GIL that the
     recorder waited for (while torch was imported, and between kernels)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cores or 1) > readers + RECORDER_CORES
+    return usable_cores() > readers + RECORDER_CORES
 
 
 @dataclass

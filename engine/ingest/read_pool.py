@@ -8,12 +8,9 @@ the one it had when its read began: a file saved meanwhile is read again.
 
 from __future__ import annotations
 
-import ctypes
-import logging
 import os
 import queue
 import stat
-import sys
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -22,12 +19,10 @@ from engine.config import Config
 from engine.extract import Extracted
 from engine.extract.isolated import IsolatedExtractor
 from engine.extract.known_members import KnownMembers
+from engine.ingest.heap import limit_malloc_arenas
 from engine.ingest.read_child import ReadRequest
 
-log = logging.getLogger(__name__)
-
 MAX_WORKERS = 4
-_M_ARENA_MAX = -8  # glibc's mallopt parameter
 # Files read ahead per child: enough that a child never waits for the recorder (at 2 each,
 # one long page held the window and the other child idled: python3-doc's words phase used
 # 1.6 of its 2 cores).
@@ -45,23 +40,9 @@ def worker_count(config: Config) -> int:
     return configured if configured > 0 else min(os.cpu_count() or 1, MAX_WORKERS)
 
 
-def _limit_malloc_arenas() -> None:
-    """Cap glibc's malloc arenas for this process. The read-ahead threads unpickle whole
-    documents (tens of MB for a large file) in their own arenas, and memory freed later by
-    another thread stays in them: with one arena per thread, a few large files could leave
-    the indexing process holding gigabytes it no longer uses."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_ARENA_MAX, 2)
-    except (OSError, AttributeError):
-        log.debug("cannot cap malloc arenas")
-
-
 class ReadPool:
     def __init__(self, config: Config, model_dir: Path, workers: int | None = None) -> None:
-        _limit_malloc_arenas()
+        limit_malloc_arenas()
         extract = config.extract
         self._config = config
         self._model_dir = str(model_dir)
