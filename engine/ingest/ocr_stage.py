@@ -216,9 +216,9 @@ def index_folders_with_ocr(
     with OcrStage(lambda: store, config, cache_dir) as stage, closing_meaning(meaning):
         # The meaning phase starts beside the words only where cores are free for it; else
         # (and its model loads) once every file is findable by its words.
-        beside = meaning is not None and overlaps_words(stage.readers)
+        beside = meaning.pump if meaning is not None and overlaps_words(stage.readers) else None
         indexer = Indexer(store, config, tokenizer, vectors, extract=stage.extract, on_file=note,
-                          after_file=meaning.pump if meaning is not None and beside else None,
+                          after_file=beside,
                           prefetch=stage.prefetch,
                           token_ids=meaning.token_ids if meaning is not None else None)
         stage.hold = True

@@ -26,8 +26,9 @@ import numpy.typing as npt
 # The characters every splitting pre-tokenizer splits at (chunk._BREAKS).
 _SPACES = re.compile(r"([ \t\n\r]+)")
 # Kept words at most: about 350 bytes each, most of it the word and its dict entry (python3-doc
-# has 186,000 distinct words; 200,000 of them made each extraction child 60 to 90 MB larger,
-# and 100,000 halved that but took the warm speed-up from 5x to 2x). When a page would take
+# has 320,000 distinct words, 189,000 of them used once; 200,000 kept made each extraction
+# child 60 to 90 MB larger, and 100,000 halved that but took the warm speed-up from 5x to 2x).
+# When a page would take
 # the cache past that, the most used half is kept (a word counted once for each time a page
 # holds it). The engine's extraction children, and so their words, go whenever it is idle.
 MAX_WORDS = 200_000
