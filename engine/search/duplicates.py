@@ -75,11 +75,12 @@ def _gram_list(tokens: list[str]) -> list[tuple[str, ...]]:
     return list(zip(*(tokens[i:] for i in range(SHINGLE)), strict=False))
 
 
-def _grams_holding(grams: list[tuple[str, ...]], marked: list[int]) -> set[tuple[str, ...]]:
-    """The 3-grams (of `_gram_list`) that hold one of the words at `marked`: the words a query
+def _grams_holding(grams: list[tuple[str, ...]], marked: set[str]) -> set[tuple[str, ...]]:
+    """The 3-grams (of `_gram_list`) that hold one of the words `marked`: the words a query
     matched, with what stands beside them."""
-    last = len(grams) - 1
-    return {grams[j] for i in marked for j in range(max(0, i - SHINGLE + 1), min(i, last) + 1)}
+    if not marked:
+        return set()
+    return {gram for gram in grams if not marked.isdisjoint(gram)}
 
 
 def containment(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
@@ -186,8 +187,9 @@ class CopyFinder:
         if mine is not None and self._row_ids:
             sims = self._matrix[: len(self._row_ids)] @ mine
             close = np.flatnonzero(sims >= self.cosine)
-            for row in close[np.argsort(-sims[close])]:
-                nearest = near.setdefault(int(self._owner[row]), [])
+            close = close[np.argsort(-sims[close])]
+            for owner, row in zip(self._owner[close].tolist(), close.tolist(), strict=True):
+                nearest = near.setdefault(owner, [])
                 if len(nearest) < NEAREST:
                     nearest.append(self._row_ids[row])
         for index in self._unvectored if mine is not None else range(len(self._members)):
@@ -195,6 +197,8 @@ class CopyFinder:
         tokens = _WORD.findall(text.lower()) if near else []
         in_order = _gram_list(tokens)
         grams = set(in_order)
+        if near:
+            self._grams.setdefault(chunk_id, grams)  # for _union, if this result is shown
         if len(grams) < MIN_GRAMS:
             return None
         focus: set[tuple[str, ...]] | None = None
@@ -203,16 +207,18 @@ class CopyFinder:
             if containment(grams, union) < self.overlap:
                 continue
             if focus is None:
-                focus = _grams_holding(in_order, self._matched_at(tokens, matched))
+                focus = _grams_holding(in_order, self._matched_words(tokens, matched))
             if not focus or len(focus & union) >= self.overlap * len(focus):
                 return index
         return None
 
-    def _matched_at(self, tokens: list[str], matched: Callable[[str], bool] | None) -> list[int]:
-        """Where `tokens` holds a word the query matched (each word asked once a search: the
-        same words come back in every near-copy compared)."""
+    def _matched_words(
+        self, tokens: list[str], matched: Callable[[str], bool] | None
+    ) -> set[str]:
+        """The words of `tokens` the query matched (each word asked once a search: the same
+        words come back in every near-copy compared)."""
         if matched is None:
-            return []
+            return set()
         if matched is not self._matched_by:
             self._matched, self._hits, self._matched_by = {}, set(), matched
         known, hits = self._matched, self._hits
@@ -221,8 +227,7 @@ class CopyFinder:
             known[word] = found = matched(word)
             if found:
                 hits.add(word)
-        present = hits.intersection(words)
-        return [i for i, w in enumerate(tokens) if w in present] if present else []
+        return hits.intersection(words)
 
     def add(self, passages: Sequence[tuple[int, str | None]]) -> int:
         """Remember a result shown, by its (chunk id, text or None) passages; a text left

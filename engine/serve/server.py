@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import gc
 import hmac
 import json
 import logging
@@ -314,6 +315,12 @@ class Server:
             }
             write_private(self.data_dir / INFO_FILE, json.dumps(info))
             self.service.start()
+            # What start-up made lives as long as the engine: frozen, the collector's full
+            # passes (every 70,000 or so objects a search makes) no longer walk it. They
+            # were the slowest keyword answers' last milliseconds (p95 at 1M: 45.9 and 50.5
+            # ms in process against 38.7 and 36.8 frozen).
+            gc.collect()
+            gc.freeze()
             log.info("engine listening on %s", self.socket_path)
             if ready is not None:
                 ready.set()

@@ -119,7 +119,10 @@ class TablePostings:
                 so_far = summed if keep is None else np.where(keep, summed, 0.0)
                 cut = _kth(so_far, limit)
                 if cut > left:
-                    candidates = so_far + left >= cut
+                    # Against one threshold: `so_far + left` was a new array of every row
+                    # (2.3 ms a query at 1M, against 0.4). The slack in `left` covers the
+                    # subtraction's rounding.
+                    candidates = so_far >= cut - left
                     rows, tightened = np.flatnonzero(candidates), left
             elif candidates is not None and left < TIGHTEN * tightened:
                 # What the terms left can add shrinks as they go: fewer rows can still reach
@@ -150,9 +153,19 @@ class TablePostings:
             other = _HALVES.submit(self._add, summed, ids[half:], weights[half:], weight)
             self._add(summed, ids[:half], weights[:half], weight)
             other.result()
-        if keep is not None:
-            summed[~keep] = 0.0
-        return top(summed, limit)
+        if candidates is None:
+            if keep is not None:
+                summed[~keep] = 0.0
+            best = top(summed, limit)
+        else:
+            # Every row left out scores below the cut, which `limit` candidates reach: the
+            # best are among the candidates (a few thousand at the end, where ranking every
+            # row took 1.2 ms a query at 1M).
+            scores = summed[rows]
+            if keep is not None:
+                scores[~keep[rows]] = 0.0
+            best = rows[top(scores, limit)]
+        return list(zip(best.tolist(), summed[best].tolist(), strict=True))
 
     def _add(self, summed: npt.NDArray[np.float64], ids: npt.NDArray[Any],
              weights: npt.NDArray[Any], weight: float) -> None:
@@ -167,8 +180,8 @@ class TablePostings:
         np.add.at(summed, hits, freq)
 
 
-def top(scores: npt.NDArray[np.float64], limit: int) -> list[tuple[int, float]]:
-    """The `limit` best (rowid, score) pairs with a score above 0, best first (ties by id)."""
+def top(scores: npt.NDArray[np.float64], limit: int) -> npt.NDArray[np.intp]:
+    """The `limit` best rows with a score above 0, best first (ties by id)."""
     matched = _above_sampled_cut(scores, limit)
     if matched is None:
         matched = np.flatnonzero(scores > 0)
@@ -179,7 +192,7 @@ def top(scores: npt.NDArray[np.float64], limit: int) -> list[tuple[int, float]]:
         above = matched[values > cut]
         matched = np.r_[above, matched[values == cut][: limit - len(above)]]
     order = np.lexsort((matched, -scores[matched]))
-    return [(int(i), float(scores[i])) for i in matched[order]]
+    return matched[order]
 
 
 SAMPLE_EVERY = 64
