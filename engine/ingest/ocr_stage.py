@@ -27,10 +27,9 @@ from typing import Any
 from engine.config import Config
 from engine.embed.model_dir import resolve_model_dir
 from engine.extract import Extracted, ExtractError, UnsupportedFile
-from engine.extract.isolated import IsolatedExtractor
-from engine.extract.ocr import PAGE_TIMEOUT, unavailable_reason
+from engine.extract.ocr import unavailable_reason
 from engine.extract.regions import OcrExtracted
-from engine.extract.scanned import OcrRequest, pages_needing_ocr
+from engine.extract.scanned import pages_needing_ocr
 from engine.ingest.archive_members import ArchiveMembers
 from engine.ingest.chunk import PassageTokenizer
 from engine.ingest.indexer import (
@@ -47,6 +46,7 @@ from engine.ingest.meaning import (
     overlaps_words,
     with_meaning,
 )
+from engine.ingest.ocr_pool import OcrPool
 from engine.ingest.read_pool import ReadPool
 from engine.ingest.token_ids import TokenIds
 from engine.ingest.walk import FolderWalker
@@ -56,8 +56,6 @@ from engine.store.queue import PRIORITY_OCR, next_batch
 log = logging.getLogger(__name__)
 
 Extract = Callable[[Path], Extracted]
-# Beyond its budget, a run may finish the page it is on and draw it: the child's time limit.
-RUN_SLACK_SECONDS = PAGE_TIMEOUT + 30.0
 
 
 class OcrStage:
@@ -77,12 +75,10 @@ class OcrStage:
         # Text extraction, and cutting into passages, in children side by side; an archive's
         # recorded members go with it (archive_members), so only changed ones are read.
         self._reader = ReadPool(config, resolve_model_dir(config.embed.model_path))
-        self._ocr = IsolatedExtractor(
-            self.config.seconds_per_run + RUN_SLACK_SECONDS, extract.max_file_bytes,
-            target="engine.extract.scanned:read_scanned", max_memory=extract.max_memory_bytes,
-        )
         # Extraction and chunking share the per-file time limit: a run leaves chunking half.
         self._budget = min(self.config.seconds_per_run, extract.timeout_seconds / 2)
+        # As many OCR children as text ones: OCR's runs come once the text is read.
+        self._ocr = OcrPool(config, cache_dir, self._budget, self._reader.size)
         self.unavailable = unavailable_reason(self.config)
         if self.unavailable and self.config.enabled:
             log.warning("images and scanned pages will not be read: %s", self.unavailable)
@@ -120,11 +116,10 @@ class OcrStage:
             ocr_pending.mark(self.store.conn, key, 0, needed)
             self._ocr.start_soon()  # ready when the OCR runs come (its imports take 0.4 s)
             return doc
-        request = OcrRequest(path, self.config, self.cache_dir, self._budget)
         started = time.monotonic()
         self.current = key
         try:
-            result = self._ocr.call(request)
+            result = self._ocr.read(path)
         except ExtractError:
             self._forget(key)
             raise
@@ -171,8 +166,14 @@ class OcrStage:
         return self._reader.size
 
     def prefetch(self, paths: Sequence[Path]) -> None:
-        """Start reading the files that come next (engine/ingest/read_pool.py)."""
+        """Start reading the files that come next (engine/ingest/read_pool.py), and their
+        OCR runs where they wait for one (engine/ingest/ocr_pool.py)."""
         self._reader.prefetch(self.members.request(self.store, p) for p in paths)
+        if self.hold or self.unavailable is not None or not paths:
+            return
+        waiting = ocr_pending.among(self.store.conn, [str(p) for p in paths])
+        if waiting:
+            self._ocr.prefetch(p for p in paths if str(p) in waiting and not self._defer(str(p)))
 
     def close(self) -> None:
         self._reader.close()

@@ -41,21 +41,20 @@ def worker_count(config: Config) -> int:
 
 
 class ReadPool:
+    """Extraction children reading and cutting files; a subclass may read something else
+    (engine/ingest/ocr_pool.py) by its own children (`_child`) and requests (`_request`)."""
+
+    ahead_per_worker = AHEAD_PER_WORKER
+    ahead_max_bytes: int | None = AHEAD_MAX_BYTES
+    name = "dowse-read"
+
     def __init__(self, config: Config, model_dir: Path, workers: int | None = None) -> None:
         limit_malloc_arenas()
-        extract = config.extract
         self._config = config
         self._model_dir = str(model_dir)
         self.size = workers or worker_count(config)
         self._free: queue.SimpleQueue[IsolatedExtractor] = queue.SimpleQueue()
-        self._children = [
-            IsolatedExtractor(
-                extract.timeout_seconds, extract.max_file_bytes,
-                target="engine.ingest.read_child:read_and_cut",
-                max_memory=extract.max_memory_bytes,
-            )
-            for _ in range(self.size)
-        ]
+        self._children = [self._child() for _ in range(self.size)]
         for child in self._children:
             self._free.put(child)
         self._threads: ThreadPoolExecutor | None = None
@@ -70,8 +69,8 @@ class ReadPool:
         # what comes after it): its result must stay too.
         keep, self._recent = wanted | self._recent, wanted
         for source in sources:
-            if len(self._ahead) >= self.size * AHEAD_PER_WORKER and not self._drop_unclaimed(
-                keep
+            if len(self._ahead) >= self.size * self.ahead_per_worker and not (
+                self._drop_unclaimed(keep)
             ):
                 return
             path = _path_of(source)
@@ -79,7 +78,8 @@ class ReadPool:
                 continue
             st = _stat(path)
             # Only what the checks would let through: never a FIFO, a device, an oversize file.
-            if st is None or not stat.S_ISREG(st[4]) or st[1] > AHEAD_MAX_BYTES:
+            if st is None or not stat.S_ISREG(st[4]) or (
+                    self.ahead_max_bytes is not None and st[1] > self.ahead_max_bytes):
                 continue
             self._ahead[str(path)] = (st, self._pool().submit(self._read, source))
 
@@ -116,13 +116,23 @@ class ReadPool:
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._threads is None:
-            self._threads = ThreadPoolExecutor(self.size, thread_name_prefix="dowse-read")
+            self._threads = ThreadPoolExecutor(self.size, thread_name_prefix=self.name)
         return self._threads
 
-    def _read(self, source: Source) -> Extracted:
-        request = ReadRequest(
+    def _child(self) -> IsolatedExtractor:
+        extract = self._config.extract
+        return IsolatedExtractor(
+            extract.timeout_seconds, extract.max_file_bytes,
+            target="engine.ingest.read_child:read_and_cut", max_memory=extract.max_memory_bytes,
+        )
+
+    def _request(self, source: Source) -> object:
+        return ReadRequest(
             source, self._model_dir, self._config.chunk, self._config.extract.timeout_seconds
         )
+
+    def _read(self, source: Source) -> Extracted:
+        request = self._request(source)
         child = self._free.get()
         try:
             return child.call(request)

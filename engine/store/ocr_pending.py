@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.store import queue
@@ -39,6 +40,17 @@ def queued_priority(conn: sqlite3.Connection, path: str) -> int | None:
     """The priority `path` waits at in the work queue, or None when it is not queued."""
     row = conn.execute("SELECT priority FROM queue WHERE path = ?", (path_to_db(path),)).fetchone()
     return None if row is None else int(row[0])
+
+
+def among(conn: sqlite3.Connection, paths: Sequence[str]) -> set[str]:
+    """Those of `paths` with picture pages still to read."""
+    found: set[str] = set()
+    for start in range(0, len(paths), 500):
+        part = [path_to_db(p) for p in paths[start : start + 500]]
+        marks = ",".join("?" * len(part))
+        found.update(path_from_db(r[0]) for r in conn.execute(
+            f"SELECT path FROM ocr_pending WHERE path IN ({marks})", part))
+    return found
 
 
 def any_unqueued(conn: sqlite3.Connection) -> bool:

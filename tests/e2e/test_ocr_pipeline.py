@@ -10,6 +10,7 @@ where Tesseract is not installed.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from engine.config import Config, OcrConfig
 from engine.core import Engine
 from engine.extract.ocr import tesseract_command
 from engine.ingest.indexer import Indexer
+from engine.ingest.ocr_pool import OcrPool
 from engine.ingest.ocr_stage import OcrStage
 from engine.ingest.walk import FolderWalker
 from engine.search.regions import has_ocr_regions, ocr_regions
@@ -144,6 +146,50 @@ def test_a_big_scan_becomes_searchable_page_by_page(tmp_path: Path) -> None:
     engine.close()
 
 
+def test_pictures_waiting_for_ocr_are_read_two_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two text children there are two OCR children: while one picture is read, the next
+    one is read beside it (the tail of `dowse index` kept a core idle with one), and each
+    picture's words are still found in it."""
+    root = tmp_path / "docs"
+    root.mkdir()
+    for n in range(4):
+        page_image(SENTENCES[n], n % 4, seed=n).save(root / f"scan{n}.png")
+    config = dataclasses.replace(Config(), extract=dataclasses.replace(Config().extract,
+                                                                       workers=2))
+    engine = Engine(tmp_path / "data", config)
+    store = engine.store
+    runs: list[tuple[float, float, str]] = []
+    read = OcrPool._read
+
+    def timed(self: OcrPool, source: Path) -> object:
+        began = time.monotonic()
+        try:
+            return read(self, source)
+        finally:
+            runs.append((began, time.monotonic(), source.name))
+
+    monkeypatch.setattr(OcrPool, "_read", timed)
+    with OcrStage(lambda: store, config, tmp_path / "data" / "cache") as stage:
+        indexer = Indexer(store, config, engine.tokenizer, extract=stage.extract,
+                          prefetch=stage.prefetch)
+        stage.hold = True
+        indexer.index_folders([root])
+        stage.hold = False
+        walkers = {fid: FolderWalker(Path(p), config.walk) for fid, p, _ in store.folders()}
+        assert stage.requeue() == 4
+        summary = indexer.index_queued(next_batch(store.conn, 10), walkers)
+        assert summary.failed == [], summary.failed
+        assert len(stage._ocr.pids) == 2
+    assert sorted(name for *_, name in runs) == [f"scan{n}.png" for n in range(4)]
+    assert any(a[0] < b[1] and b[0] < a[1] for a in runs for b in runs if a is not b), runs
+    for n in range(4):
+        found = engine.search(" ".join(SENTENCES[n].split()[1:4]), mode="keyword")
+        assert found.results and found.results[0].best.path.endswith(f"scan{n}.png")
+    engine.close()
+
+
 @pytest.mark.model
 def test_search_by_meaning_finds_the_scanned_page(tmp_path: Path) -> None:
     root = build_folder(tmp_path / "docs")
@@ -181,10 +227,11 @@ def test_a_scanned_pdf_of_300_pages_stays_in_its_limits(tmp_path: Path) -> None:
             summary = indexer.index_queued(next_batch(store.conn, 10), walkers)
             assert summary.failed == [], summary.failed
             runs += 1
-            status = Path(f"/proc/{stage._ocr.pid}/status")
-            if status.exists():
-                hwm = [line for line in status.read_text().splitlines() if "VmHWM" in line]
-                peak = max(peak, int(hwm[0].split()[1]) if hwm else 0)
+            for pid in stage._ocr.pids:
+                status = Path(f"/proc/{pid}/status")
+                if status.exists():
+                    hwm = [line for line in status.read_text().splitlines() if "VmHWM" in line]
+                    peak = max(peak, int(hwm[0].split()[1]) if hwm else 0)
         assert stage.pages_read == 300 and runs > 2
         assert peak < 1024 * 1024, f"OCR child peak RSS {peak} kB"
         print(f"300 pages in {runs} runs, {stage.seconds:.0f} s of OCR, "

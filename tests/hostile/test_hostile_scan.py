@@ -13,7 +13,7 @@ import pytest
 
 from engine.config import ExtractConfig
 from engine.extract.ocr import tesseract_command
-from engine.ingest.ocr_stage import RUN_SLACK_SECONDS
+from engine.ingest.ocr_pool import RUN_SLACK_SECONDS
 from engine.serve import protocol
 from tests.helpers.documents import write_txt
 from tests.helpers.engine_process import paths_found, running_engine, wait_for, wait_idle
