@@ -70,7 +70,6 @@ class OcrStage:
     ) -> None:
         self._store = store  # the caller's connection, opened on the thread that indexes
         self.config = config.ocr
-        self.cache_dir = cache_dir
         extract = config.extract
         # Text extraction, and cutting into passages, in children side by side; an archive's
         # recorded members go with it (archive_members), so only changed ones are read.
