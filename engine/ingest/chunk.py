@@ -100,7 +100,7 @@ class PassageTokenizer:
             and type(self._backend.normalizer).__name__ in _PER_CHARACTER
         )
         # Each distinct word's pieces kept (engine/ingest/word_pieces.py), where that is exact.
-        self._words = WordPieces(self.encode) if self.splits_at_spaces else None
+        self._words = WordPieces.of(self._backend, self.encode) if self.splits_at_spaces else None
 
     @classmethod
     def from_model_dir(cls, path: Path, max_tokens: int | None = None) -> PassageTokenizer:
