@@ -12,7 +12,7 @@ token such as "[SEP]" in their text) go to the tokenizer as before.
 
 Used only where the tokenizer's own description says it is exactly this: a BertNormalizer,
 the BertPreTokenizer and a WordPiece model (AsciiWordPiece.of gives None otherwise).
-tests/test_ascii_pieces.py checks it against the tokenizer word for word.
+tests/engine/ingest/test_ascii_pieces.py checks it against the tokenizer word for word.
 """
 
 from __future__ import annotations
@@ -93,13 +93,16 @@ class AsciiWordPiece:
             or model.get("unk_token") not in model["vocab"]
         ):
             return None
+        added = [str(t.get("content", "")) for t in spec.get("added_tokens") or []]
+        if any(any(c.isspace() for c in a) for a in added):
+            return None  # one could span two words, which are looked at one by one
         return cls(
             vocab=model["vocab"],
             unk_token=model["unk_token"],
             prefix=str(model.get("continuing_subword_prefix", "##")),
             max_chars=int(model.get("max_input_chars_per_word", 100)),
             lowercase=bool(normalizer.get("lowercase", True)),
-            added=[str(t.get("content", "")) for t in spec.get("added_tokens") or []],
+            added=added,
         )
 
     def covers(self, word: str) -> bool:

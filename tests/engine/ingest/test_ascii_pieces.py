@@ -107,6 +107,8 @@ def test_no_fast_path_for_a_tokenizer_that_is_not_berts() -> None:
     bert_like.normalizer = normalizers.BertNormalizer()
     bert_like.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     assert AsciiWordPiece.of(bert_like) is not None
+    bert_like.add_special_tokens(["a b"])  # an added token across two words
+    assert AsciiWordPiece.of(bert_like) is None
     other_split = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
     other_split.normalizer = normalizers.BertNormalizer()
     other_split.pre_tokenizer = pre_tokenizers.Whitespace()
