@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -60,20 +61,21 @@ class AsciiWordPiece:
         # Added tokens are found in the text before it is normalized, or after where they are
         # "normalized": either way, a word holding one in any case is left to the tokenizer.
         self._added = re.compile("|".join(map(re.escape, added)), re.IGNORECASE) if added else None
-        # The longest piece there is, after the prefix and without it: no match is longer,
-        # so the greedy match starts there (tokenizers starts at the run's end; same result).
-        self._longest_first = max(map(len, vocab))
-        self._longest_next = max(
-            (len(p) - len(prefix) for p in vocab if p.startswith(prefix)), default=1)
+        # Every start of a piece, for the first piece of a run and for the pieces after it
+        # (without their prefix): its id where it is a piece itself, else -1.
+        self._first_pieces = _starts_of(vocab.items())
+        self._next = _starts_of(
+            (p[len(prefix):], i) for p, i in vocab.items() if p.startswith(prefix))
         self._clear()
 
     def _clear(self) -> None:
         self._index: dict[str, int] = {" ": 0}
-        self._count = np.zeros(1, dtype=np.int64)
-        self._first = np.zeros(1, dtype=np.int64)
-        self._ids = np.zeros(0, dtype=np.int32)
-        self._starts = np.zeros(0, dtype=np.int64)
-        self._ends = np.zeros(0, dtype=np.int64)
+        self._count = np.zeros(1024, dtype=np.int64)  # used: the first len(self._index)
+        self._first = np.zeros(1024, dtype=np.int64)
+        self._ids = np.zeros(4096, dtype=np.int32)  # used: the first self._pieces
+        self._starts = np.zeros(4096, dtype=np.int64)
+        self._ends = np.zeros(4096, dtype=np.int64)
+        self._pieces = 0
 
     @classmethod
     def of(cls, backend: Any) -> AsciiWordPiece | None:
@@ -142,35 +144,62 @@ class AsciiWordPiece:
             ids += run_ids
             starts += run_starts
             ends += run_ends
-        first = len(self._ids) + np.cumsum(counts) - counts
-        self._index.update(zip(runs, range(len(self._count), len(self._count) + len(runs)),
-                               strict=True))
-        self._count = np.concatenate([self._count, np.asarray(counts, dtype=np.int64)])
-        self._first = np.concatenate([self._first, first.astype(np.int64)])
-        self._ids = np.concatenate([self._ids, np.asarray(ids, dtype=np.int32)])
-        self._starts = np.concatenate([self._starts, np.asarray(starts, dtype=np.int64)])
-        self._ends = np.concatenate([self._ends, np.asarray(ends, dtype=np.int64)])
+        entry, piece = len(self._index), self._pieces
+        first = piece + np.cumsum(counts) - counts
+        self._count = _put(self._count, entry, counts)
+        self._first = _put(self._first, entry, first)
+        self._ids = _put(self._ids, piece, ids)
+        self._starts = _put(self._starts, piece, starts)
+        self._ends = _put(self._ends, piece, ends)
+        self._index.update(zip(runs, range(entry, entry + len(runs)), strict=True))
+        self._pieces += len(ids)
 
     def _match(self, run: str) -> tuple[list[int], list[int], list[int]]:
-        """WordPiece's greedy longest match, as tokenizers' WordPiece.tokenize does it."""
+        """WordPiece's greedy longest match, as tokenizers' WordPiece.tokenize does it.
+
+        tokenizers tries the longest piece first and shortens it a character at a time; this
+        grows it instead, as long as it is the start of some piece (_FIRST, _NEXT), and keeps
+        the longest one in the vocabulary: the same piece, in a few lookups instead of up to
+        the longest piece's length (a run of hex digits is mostly one-character pieces)."""
         n = len(run)
         if n > self._max_chars:
             return [self._unk], [0], [n]
-        vocab, prefix = self._vocab, self._prefix
         ids, starts, ends = [], [], []
         start = 0
         while start < n:
-            end = min(n, start + (self._longest_next if start else self._longest_first))
-            found = None
-            while start < end:
-                found = vocab.get(run[start:end] if start == 0 else prefix + run[start:end])
-                if found is not None:
-                    break
-                end -= 1
-            if found is None:
+            grown = self._next if start else self._first_pieces
+            found, found_end = -1, start
+            for end in range(start + 1, n + 1):
+                piece = grown.get(run[start:end])
+                if piece is None:
+                    break  # no piece starts with this: none longer can match
+                if piece >= 0:
+                    found, found_end = piece, end
+            if found < 0:
                 return [self._unk], [0], [n]
             ids.append(found)
             starts.append(start)
-            ends.append(end)
-            start = end
+            ends.append(found_end)
+            start = found_end
         return ids, starts, ends
+
+def _starts_of(pieces: Iterable[tuple[str, int]]) -> dict[str, int]:
+    starts: dict[str, int] = {}
+    for piece, piece_id in pieces:
+        for end in range(1, len(piece)):
+            starts.setdefault(piece[:end], -1)
+        starts[piece] = piece_id
+    return starts
+
+
+def _put(array: npt.NDArray[Any], at: int, values: Any) -> npt.NDArray[Any]:
+    """`values` written into `array` from `at`, in a copy twice as large where it is full (so
+    appending a page's few new runs costs those runs, not the table)."""
+    values = np.asarray(values, dtype=array.dtype)
+    end = at + len(values)
+    if end > len(array):
+        bigger = np.zeros(max(end, 2 * len(array)), dtype=array.dtype)
+        bigger[:at] = array[:at]
+        array = bigger
+    array[at:end] = values
+    return array
