@@ -52,9 +52,7 @@ class AsciiWordPiece:
         lowercase: bool,
         added: list[str],
     ) -> None:
-        self._vocab = vocab
         self._unk = vocab[unk_token]
-        self._prefix = prefix
         self._max_chars = max_chars
         self._lowercase = lowercase
         added = [a for a in added if a]
@@ -158,7 +156,7 @@ class AsciiWordPiece:
         """WordPiece's greedy longest match, as tokenizers' WordPiece.tokenize does it.
 
         tokenizers tries the longest piece first and shortens it a character at a time; this
-        grows it instead, as long as it is the start of some piece (_FIRST, _NEXT), and keeps
+        grows it instead, while it is the start of some piece (_first_pieces, _next), and keeps
         the longest one in the vocabulary: the same piece, in a few lookups instead of up to
         the longest piece's length (a run of hex digits is mostly one-character pieces)."""
         n = len(run)
@@ -183,7 +181,9 @@ class AsciiWordPiece:
             start = found_end
         return ids, starts, ends
 
+
 def _starts_of(pieces: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Each piece, and each of its starts (-1 where that is not a piece itself)."""
     starts: dict[str, int] = {}
     for piece, piece_id in pieces:
         for end in range(1, len(piece)):
