@@ -144,6 +144,12 @@ class IndexConfig:
     ef_construction: int = 200
     # 0.99 recall@10 even on isotropic random 384-d vectors (20k), about 4 ms a query here.
     ef: int = 1024
+    # Up to this many passages a search scores every vector (about 1 ms at 20,000) instead of
+    # walking the graph: HNSW's search stops where its best `ef` so far are all nearer than
+    # the next step, and a flood of near-alike passages (a log of 2,000 nearly equal lines)
+    # can fill those with poor matches while a far cluster holds the best one. In the hostile
+    # folder that lost garden.txt (cosine 0.12) to growing.log (0.015) at ef 1,024.
+    exact_below: int = 20_000
     # Past `reduce_from` passages the graph holds each vector projected on this many
     # principal directions (0: full vectors always), and a search rescores its best
     # `rescore` candidates (at least 3 per result wanted) exactly from the stored vectors;

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from engine.config import IndexConfig
 from engine.vectors.hnsw_file import CorruptIndexError, IndexMismatchError, read_hnsw_file
 from engine.vectors.rwlock import RWLock
-from engine.vectors.scrub import scrub_deleted
+from engine.vectors.scrub import live_vectors, scrub_deleted
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,10 @@ class VectorIndex:
         self._unscrubbed = False
         self._lock = RWLock()
         self._save_lock = threading.Lock()
+        # The live labels and their vectors as one matrix, for exact search in a small index
+        # (IndexConfig.exact_below); made by the first search after a change.
+        self._dense: tuple[Labels, Vectors] | None = None
+        self._dense_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._live)
@@ -194,6 +198,7 @@ class VectorIndex:
                 self._index.add_items(data[fresh], ids[fresh], num_threads=-1, replace_deleted=True)
                 self._live.update(ids[fresh].tolist())
             self._forget_evicted()
+            self._dense = None
 
     def delete(self, labels: Iterable[int] | npt.NDArray[np.integer]) -> int:
         """Mark labels deleted so they never come back; unknown labels are ignored."""
@@ -205,6 +210,8 @@ class VectorIndex:
                 self._live.discard(label)
                 self._lapsed.add(label)
             self._unscrubbed = self._unscrubbed or bool(gone)
+            if gone:
+                self._dense = None
         return len(gone)
 
     def scrub(self) -> int:
@@ -230,6 +237,8 @@ class VectorIndex:
             k = min(k, len(self._live))
             if k <= 0 or not len(data):
                 return _empty(len(data))
+            if len(self._live) <= self.config.exact_below:
+                return self._search_dense(data, k, filter)
             # One thread per query: concurrent searches come from the caller's threads, and
             # a Python filter holds the GIL anyway.
             try:
@@ -299,6 +308,26 @@ class VectorIndex:
             best_scores = np.take_along_axis(all_scores, top, axis=1)
             best_labels = np.take_along_axis(all_labels, top, axis=1)
         return best_labels, best_scores.astype(np.float32)
+
+    def _search_dense(
+        self, queries: Vectors, k: int, filter: LabelFilter | None
+    ) -> tuple[Labels, Vectors]:
+        """Exact top-k over every live vector (IndexConfig.exact_below), best first."""
+        with self._dense_lock:
+            if self._dense is None:
+                self._dense = live_vectors(self._index, self.dim)
+            labels, vectors = self._dense
+        if filter is not None:
+            keep = np.fromiter(map(filter, labels.tolist()), dtype=bool, count=len(labels))
+            labels, vectors = labels[keep], vectors[keep]
+        k = min(k, len(labels))
+        if not k:
+            return _empty(len(queries))
+        scores = queries @ vectors.T
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        return labels[top], np.take_along_axis(scores, top, axis=1).astype(np.float32)
 
     def _forget_evicted(self) -> None:
         # Slot reuse leaves evicted labels in _lapsed; once they dominate it, recount from

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -29,7 +30,9 @@ DIM = 384
 N = 20_000
 N_QUERIES = 200
 K = 10
-SMALL = IndexConfig(m=8, ef_construction=64, ef=32)  # only for tests that do not measure recall
+# The graph alone: an index this small is otherwise searched exactly (IndexConfig.exact_below).
+GRAPH = IndexConfig(exact_below=0)
+SMALL = IndexConfig(m=8, ef_construction=64, ef=32, exact_below=0)  # not for measuring recall
 
 
 def _unit(x: npt.NDArray[np.float64]) -> Array:
@@ -71,7 +74,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     # Labels are sparse and shuffled, as chunk ids are, so a row/label mix-up shows.
     labels = rng.permutation(np.arange(N, dtype=np.int64) * 7 + 3)
     path = tmp_path_factory.mktemp("corpus") / "vectors.hnsw"
-    index = VectorIndex(path, DIM, IndexConfig(), capacity=N)
+    index = VectorIndex(path, DIM, GRAPH, capacity=N)
     index.add(labels, vectors)
     index.save()
     return Corpus(path, index, labels, vectors, _random_unit(rng, N_QUERIES))
@@ -91,8 +94,36 @@ def test_recall_at_10_matches_brute_force_at_the_default_config(corpus: Corpus) 
     assert (np.diff(scores, axis=1) <= 1e-6).all()
 
 
+def test_a_small_index_is_searched_exactly_where_its_graph_would_miss(tmp_path: Path) -> None:
+    """A flood of near-alike passages (a 2,000-line log) added after a few small clusters:
+    the graph's search, here a poor one, misses; below exact_below every vector is scored."""
+    rng = np.random.default_rng(5)
+    clusters = np.repeat(rng.standard_normal((30, DIM)), 10, axis=0)
+    flood = rng.standard_normal(DIM) + 0.1 * rng.standard_normal((2_000, DIM))
+    vectors = _unit(np.vstack([clusters + 0.3 * rng.standard_normal(clusters.shape), flood]))
+    labels = np.arange(len(vectors), dtype=np.int64) * 3 + 1
+    queries = _unit(np.vstack([vectors[:300], rng.standard_normal((100, DIM))]))
+    poor = IndexConfig(m=4, ef_construction=16, ef=10)
+    truth, truth_scores = _exact(queries, vectors, labels, K)
+    found: dict[int, npt.NDArray[np.int64]] = {}
+    for exact_below in (0, len(vectors)):
+        config = dataclasses.replace(poor, exact_below=exact_below)
+        index = VectorIndex(tmp_path / f"{exact_below}.hnsw", DIM, config)
+        index.add(labels, vectors)
+        found[exact_below], scores = index.search(queries, K)
+    assert _recall(found[0], truth) < 0.95  # the graph alone
+    np.testing.assert_array_equal(found[len(vectors)], truth)
+    np.testing.assert_allclose(scores, truth_scores, atol=1e-5)
+
+    index.delete(labels[:150])  # the matrix follows deletes and filters
+    allowed = labels[150:][labels[150:] % 2 == 0]
+    kept, _ = index.search(queries, K, filter=set(allowed.tolist()).__contains__)
+    rows = np.searchsorted(labels, allowed)
+    np.testing.assert_array_equal(kept, _exact(queries, vectors[rows], allowed, K)[0])
+
+
 def test_save_and_load_give_identical_results(corpus: Corpus) -> None:
-    loaded = VectorIndex.load(corpus.path, DIM, IndexConfig())
+    loaded = VectorIndex.load(corpus.path, DIM, GRAPH)
 
     assert len(loaded) == N
     np.testing.assert_array_equal(loaded.labels(), np.sort(corpus.labels))
@@ -126,7 +157,7 @@ def test_filter_allowing_fewer_than_k_returns_exactly_those(corpus: Corpus) -> N
 
 
 def test_delete_and_readd_keep_recall_and_reuse_slots(corpus: Corpus) -> None:
-    index = VectorIndex.load(corpus.path, DIM, IndexConfig())
+    index = VectorIndex.load(corpus.path, DIM, GRAPH)
     rng = np.random.default_rng(7)
     gone = rng.choice(N, size=2_000, replace=False)
 
