@@ -8,14 +8,21 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.cli.arguments import build_parser, folder_arguments, search_filters, similar_path
 from engine.cli.render import ProgressBar, print_summary, write_response, write_status
-from engine.config import ConfigError, load_config, resolve_data_dir
+from engine.config import ConfigError, ensure_data_dir, load_config, resolve_data_dir
 from engine.logs import configure_logging, debug_logging
 from engine.private_files import restrict_umask
-from engine.serve.runtime import engine_running
+from engine.serve.runtime import (
+    SERVE_HOLDER,
+    EngineAlreadyRunningError,
+    EngineLock,
+    engine_running,
+    lock_holder,
+)
 
 if TYPE_CHECKING:
     from engine.core import Engine
@@ -87,7 +94,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return 2
         return int(gui.main(data_dir=data_dir, pin=args.pin))
     if args.command == "serve":
-        from engine.serve.server import EngineAlreadyRunningError, run_serve
+        from engine.serve.server import run_serve
 
         try:
             run_serve(data_dir, background=args.background)
@@ -117,11 +124,43 @@ def _dispatch(args: argparse.Namespace) -> int:
         # The engine keeps the index open between searches: the next one takes a second.
         if search_starts_engine(data_dir):
             start_background_engine(data_dir)
+    writes = args.command in ("index", "forget")
     if args.command in remote and engine_running(data_dir):
-        from engine.cli.remote import run_remote
+        if lock_holder(data_dir).startswith(SERVE_HOLDER):
+            from engine.cli.remote import run_remote
 
-        return run_remote(args, data_dir)
+            return run_remote(args, data_dir)
+        if writes:
+            return _refuse_second_writer(data_dir)
+        # A search or status beside a `dowse index` reads the index here, as it is so far.
 
+    # One process writes an index at a time: this one, or the engine it found (or that
+    # started since the look above), or another `dowse index`, which this one leaves alone.
+    lock: EngineLock | None = None
+    if writes:
+        ensure_data_dir(data_dir)
+        try:
+            lock = EngineLock(data_dir, holder=f"dowse {args.command}")
+        except EngineAlreadyRunningError:
+            if not lock_holder(data_dir).startswith(SERVE_HOLDER):
+                return _refuse_second_writer(data_dir)
+            from engine.cli.remote import run_remote
+
+            return run_remote(args, data_dir)
+    try:
+        return _run_here(args, data_dir)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _refuse_second_writer(data_dir: Path) -> int:
+    print(f"dowse: {lock_holder(data_dir)} is writing the index in {data_dir}; run this "
+          "again once it ends (or stop it: what it indexed so far is kept)", file=sys.stderr)
+    return 1
+
+
+def _run_here(args: argparse.Namespace, data_dir: Path) -> int:
     from engine.core import Engine
 
     # Only `index` reads the whole file for damage first (seconds on a big index) before it

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import json
 import os
 import tempfile
 import warnings
@@ -76,3 +77,61 @@ def engine_running(data_dir: Path) -> bool:
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+SERVE_HOLDER = "dowse serve"  # what an engine writes in the lock it holds
+
+
+class EngineAlreadyRunningError(RuntimeError):
+    """Another engine process holds this data dir."""
+
+
+class EngineLock:
+    """An exclusive lock on the data dir, released by the OS if the process dies.
+
+    Every process that writes the index holds it: `dowse serve`, and `dowse index` or
+    `forget` run without an engine. Its holder (`holder` and pid) is written in the lock
+    file, for the next one to find it (lock_holder)."""
+
+    def __init__(self, data_dir: Path, holder: str = SERVE_HOLDER) -> None:
+        self.path = data_dir / LOCK_FILE
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(self._fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            raise EngineAlreadyRunningError(_describe_running(data_dir)) from None
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{holder} (pid {os.getpid()})\n".encode(), 0)
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+
+
+def lock_holder(data_dir: Path) -> str:
+    """Who holds (or last held) the data dir's lock, as EngineLock wrote it: for example
+    "dowse index (pid 4242)"; "dowse serve" where the file names no one."""
+    try:
+        text = (data_dir / LOCK_FILE).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        text = ""
+    return text or SERVE_HOLDER
+
+
+def _describe_running(data_dir: Path) -> str:
+    holder = lock_holder(data_dir)
+    if not holder.startswith(SERVE_HOLDER):
+        return f"{holder} is writing the index in {data_dir}"
+    try:
+        info = json.loads((data_dir / INFO_FILE).read_text())
+        return (
+            f"an engine is already running for {data_dir} "
+            f"(pid {info['pid']}, socket {info['socket']})"
+        )
+    except (OSError, ValueError, KeyError):
+        return f"an engine is already running for {data_dir}"

@@ -10,8 +10,6 @@ itself.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import gc
 import hmac
 import json
@@ -35,8 +33,8 @@ from engine.serve import protocol
 from engine.serve.idle_exit import IdleClock
 from engine.serve.runtime import (
     INFO_FILE,
-    LOCK_FILE,
     TOKEN_FILE,
+    EngineLock,
     socket_path,
     write_private,
 )
@@ -51,41 +49,6 @@ HELLO_TIMEOUT = 10.0  # a connection must authenticate within this long
 SEND_TIMEOUT = 10.0  # a client that reads nothing for this long is dropped
 OUTBOX_MESSAGES = 2000  # queued replies and events per client before it counts as stuck
 COMMAND_TIMEOUT = 300.0  # the longest a pin or unpin waits for the worker to take it
-
-
-class EngineAlreadyRunningError(RuntimeError):
-    """Another engine process holds this data dir."""
-
-
-class EngineLock:
-    """An exclusive lock on the data dir, released by the OS if the process dies."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / LOCK_FILE
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(self._fd)
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            raise EngineAlreadyRunningError(_describe_running(data_dir)) from None
-
-    def release(self) -> None:
-        with contextlib.suppress(OSError):
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-
-
-def _describe_running(data_dir: Path) -> str:
-    try:
-        info = json.loads((data_dir / INFO_FILE).read_text())
-        return (
-            f"an engine is already running for {data_dir} "
-            f"(pid {info['pid']}, socket {info['socket']})"
-        )
-    except (OSError, ValueError, KeyError):
-        return f"an engine is already running for {data_dir}"
 
 
 class Connection:

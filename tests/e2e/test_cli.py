@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.serve.runtime import EngineLock, lock_holder
 from tests.helpers.documents import write_pdf
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
@@ -108,3 +109,27 @@ def test_explain_json_keys_and_completeness(corpus: tuple[Path, Path]) -> None:
     assert matched == {"telescope", "galaxy"}
     q = "telescope galaxy"
     assert {q[s:e] for s, e, _ in best["explanation"]["query_spans"]} == {"telescope", "galaxy"}
+
+
+def test_a_second_writer_is_refused_while_one_writes(
+    corpus: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, data = corpus
+    # The fixture's `dowse index` held the data dir's lock while it ran, and named itself.
+    assert lock_holder(data).startswith("dowse index (pid ")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "note.txt").write_text("A second folder that must not be indexed now.")
+    lock = EngineLock(data, holder="dowse index")  # as a `dowse index` running now holds it
+    try:
+        for args in (("index", str(other)), ("forget", str(root / "garden.txt"))):
+            out = dowse(*args, data_dir=data)
+            assert out.returncode == 1, (args, out.stdout, out.stderr)
+            assert f"dowse index (pid {os.getpid()}) is writing the index" in out.stderr
+        status = dowse("status", "--json", data_dir=data)  # reading beside it still works
+        assert status.returncode == 0, status.stderr
+        answer = json.loads(status.stdout)
+    finally:
+        lock.release()
+    assert (answer["folders"], answer["indexed"]) == (1, 3)
+    assert [f["path"] for f in answer["folder_list"]] == [str(root)]

@@ -135,6 +135,7 @@ class FakeEngine:
         fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(fd, 0)  # no stale holder named (EngineLock writes its own)
         except OSError:
             os.close(fd)
             raise
