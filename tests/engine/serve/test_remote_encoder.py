@@ -68,21 +68,32 @@ def test_vectors_and_explanations_match_the_encoder_in_process(
     assert remote.record["model"] == local.name and remote.record["note"]
 
 
-def _gone(pid: int) -> bool:
+def _started(pid: int) -> str | None:
+    """When process `pid` started (Linux), so a later process given the same pid (the suite
+    starts many) is told apart from it; None where that cannot be read."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _gone(pid: int, started: str | None) -> bool:
+    """Whether the process `pid` that started at `started` has exited and been reaped."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    return False
+    return started is not None and _started(pid) != started
 
 
 def test_the_child_leaves_when_idle_and_comes_back_on_demand(remote: RemoteEncoder) -> None:
     remote.encode_queries([QUERY])
     first = remote.pid
     assert first is not None and remote.starts == 1
+    born = _started(first)
     # `running` is False once the reaper has let go of the child, a moment before the child
     # has exited and been reaped: wait for both.
-    wait_for(lambda: not remote.running and _gone(first), 30, "the idle child to exit")
+    wait_for(lambda: not remote.running and _gone(first, born), 30, "the idle child to exit")
     started = time.monotonic()
     vector = remote.encode_queries([QUERY])
     assert vector.shape == (1, remote.dim)
