@@ -166,7 +166,9 @@ def main() -> int:
             seconds, vectors[name] = timed(runners[name], texts)
             rates[name].append(tokens / seconds)
             if name == "dowse":
-                dowse_threads.append(torch.get_num_threads())
+                # the tuner's choice: torch's own count is 1 after a round's small last batch
+                tuner = getattr(dowse, "_tuner", None)
+                dowse_threads.append(tuner.current if tuner else torch.get_num_threads())
         loads.append(round(os.getloadavg()[0], 1))
 
     cosines = np.sum(vectors["dowse"] * vectors["st"], axis=1) / (
