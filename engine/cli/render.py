@@ -76,6 +76,9 @@ def print_summary(summary: IndexSummary, out: TextIO) -> None:
     )
     if summary.indexed:
         line = f"Findable by words after {summary.words_seconds:.1f}s"
+        if summary.ocr_seconds is not None:  # the text first; what only OCR reads after it
+            pages = f"{summary.ocr_pages:,} page{'s' if summary.ocr_pages != 1 else ''}"
+            line += f" ({summary.ocr_seconds:.1f}s with the {pages} read by OCR)"
         if summary.meaning_seconds is not None:
             line += (f", by meaning after {summary.meaning_seconds:.1f}s ({summary.embedded}"
                      f" passages embedded, {summary.reused} reused)")

@@ -235,6 +235,9 @@ def index_folders_with_ocr(
                 log.warning("OCR made no progress; %d file(s) left for the engine to finish",
                             ocr_pending.backlog(store.conn).files)
                 break
+        if stage.pages_finished:
+            summary.ocr_seconds = time.monotonic() - started
+            summary.ocr_pages = stage.pages_finished
         # Every file is read: the extraction children go before the meaning phase's long
         # drain instead of idling beside it (at least 300 MB on python3-doc).
         stage.close()

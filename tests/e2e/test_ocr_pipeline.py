@@ -10,11 +10,13 @@ where Tesseract is not installed.
 from __future__ import annotations
 
 import dataclasses
+import io
 import time
 from pathlib import Path
 
 import pytest
 
+from engine.cli.render import print_summary
 from engine.config import Config, OcrConfig
 from engine.core import Engine
 from engine.extract.ocr import tesseract_command
@@ -75,6 +77,12 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Engine]:
     summary = engine.index([root], keyword_only=True)
     assert summary.failed == [], summary.failed
     assert summary.indexed == 5  # four pictures of pages and the text file
+    # The text first, the pictures' pages after it: the summary says when each was findable.
+    assert summary.ocr_pages == 6  # receipt, lease, fax (2), copier (2); the photo has none
+    assert summary.ocr_seconds is not None and summary.ocr_seconds >= summary.words_seconds
+    printed = io.StringIO()
+    print_summary(summary, printed)
+    assert f"({summary.ocr_seconds:.1f}s with the 6 pages read by OCR)" in printed.getvalue()
     yield root, engine
     engine.close()
 
