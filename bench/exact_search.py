@@ -66,7 +66,7 @@ def _replay(index: VectorIndex, labels: np.ndarray, vectors: np.ndarray, others:
         row_of[int(new)] = row_of[int(old)]
 
 
-def _finding(work: Path) -> tuple[str, str]:
+def _finding(work: Path) -> str:
     """The hostile folder indexed by `dowse index`, its vectors put in a graph in the order
     the index made them, and both searches asked what the hostile tests ask."""
     from tests.hostile.kinds import GOOD, build_folder
@@ -127,7 +127,7 @@ def _finding(work: Path) -> tuple[str, str]:
         "| history | search | other passages not found by their own vector | questions "
         "answered by their file |\n|---|---|---|---|\n"
     )
-    return head + "\n".join(lines), "\n".join(lines)
+    return head + "\n".join(lines)
 
 
 def _cost(n: int = 20_000, queries: int = 200) -> str:
@@ -164,7 +164,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print, don't touch BENCHMARKS.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
-        finding, _ = _finding(Path(work))
+        finding = _finding(Path(work))
     body = finding + "\n\n" + _cost()
     print(body)
     if not args.no_write:

@@ -47,7 +47,7 @@ class IndexSummary:
     words_seconds: float = 0.0  # until every file's text was findable by its words
     # Until the pages only OCR reads (pictures, scanned pages) were findable too; None: none.
     ocr_seconds: float | None = None
-    ocr_pages: int = 0  # pages read by OCR in this run
+    ocr_pages: int = 0  # pages of pictures and scans that OCR finished in this run
     meaning_seconds: float | None = None  # until every passage had a vector; None: not embedded
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
