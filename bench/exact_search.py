@@ -48,27 +48,26 @@ REINDEXED = 3  # times the log is indexed again, as the watcher does while it gr
 
 
 def _replay(index: VectorIndex, labels: np.ndarray, vectors: np.ndarray, others: np.ndarray,
-            log: np.ndarray, row_of: dict[int, int]) -> None:
-    """What a served index lives through: the other files, then the growing log indexed,
-    saved (deleted slots are scrubbed and reused), and re-indexed under new passage ids."""
+            log: np.ndarray) -> np.ndarray:
+    """What a served index lives through: the other files, then the growing log indexed
+    REINDEXED times under new passage ids, saved between (deleted slots are scrubbed and
+    reused). Returns the log's last ids, row for row."""
     index.add(labels[others], vectors[others])
     fresh = int(labels.max()) + 1
-    current: np.ndarray | None = None
-    for _ in range(REINDEXED):
-        if current is not None:
+    current = np.arange(fresh, fresh + len(log))
+    for round_no in range(REINDEXED):
+        if round_no:
             index.delete(current)
             index.save()
-        current = np.arange(fresh, fresh + len(log))
-        fresh += len(log)
+            current = current + len(log)
         index.add(current, vectors[log])
         index.save()
-    for new, old in zip(current if current is not None else [], labels[log], strict=True):
-        row_of[int(new)] = row_of[int(old)]
+    return current
 
 
 def _finding(work: Path) -> str:
-    """The hostile folder indexed by `dowse index`, its vectors put in a graph in the order
-    the index made them, and both searches asked what the hostile tests ask."""
+    """The hostile folder indexed by `dowse index`, its vectors put in an index through each
+    history, and both searches asked what the hostile tests ask."""
     from tests.hostile.kinds import GOOD, build_folder
 
     root, data = work / "pinned", work / "data"
@@ -108,7 +107,8 @@ def _finding(work: Path) -> str:
                 if history.startswith("once"):
                     index.add(labels, vectors)
                 else:
-                    _replay(index, labels, vectors, others, log, row_of)
+                    replayed = _replay(index, labels, vectors, others, log)
+                    row_of.update(zip(replayed.tolist(), log.tolist(), strict=True))
                 _, scores = index.search(vectors[others], 1)
                 own = np.einsum("ij,ij->i", vectors[others], vectors[others])
                 lost = int((scores[:, 0] < own - 1e-4).sum())
@@ -117,10 +117,9 @@ def _finding(work: Path) -> str:
                             for f, w in zip(found, wanted, strict=True))
                 lines.append(f"| {history} | {name} | {lost} of {len(others):,} | "
                              f"{right} of {len(GOOD)} |")
-    log_rows = paths.count(str(growing))
     head = (
         f"The hostile folder of tests/hostile (built by its `build_folder`) indexed by `dowse "
-        f"index`: {len(labels):,} passages with a vector, {log_rows:,} of them growing.log's "
+        f"index`: {len(labels):,} passages with a vector, {len(log):,} of them growing.log's "
         "nearly equal lines, and many line-less-prose.txt copies sharing one vector. Each "
         "passage's own vector asks for it again; each planted file's question asks for its "
         "best passage, which must be that file's, as tests/hostile asks.\n\n"
