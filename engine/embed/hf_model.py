@@ -12,7 +12,16 @@ from engine.embed.model_dir import ModelNotFoundError
 __all__ = ["load_model", "load_tokenizer", "special_ids"]
 
 
-def load_tokenizer(path: Path) -> Any:
+def load_tokenizer(path: Path, *, plain: bool = True) -> Any:
+    """The folder's tokenizer: a BERT folder's tokenizer.json through `tokenizers` alone
+    (folder_tokenizer.py, without importing transformers), else transformers' AutoTokenizer.
+    `plain=False` always takes transformers' (for comparisons)."""
+    if plain:
+        from engine.embed.folder_tokenizer import load_folder_tokenizer
+
+        tokenizer = load_folder_tokenizer(path)
+        if tokenizer is not None:
+            return tokenizer
     from transformers import AutoTokenizer
 
     try:
@@ -29,7 +38,16 @@ def special_ids(tokenizer: Any) -> tuple[list[int], list[int]]:
     return [int(i) for i in ids[:first]], [int(i) for i in ids[last:]]
 
 
-def load_model(path: Path) -> Any:
+def load_model(path: Path, *, plain: bool = True) -> Any:
+    """The folder's encoder in fp32, eval mode: a plain BERT without transformers' modeling
+    code where plain_bert.py builds and checks one (120 MB less), else transformers' own.
+    `plain=False` always takes transformers' (for comparisons)."""
+    if plain:
+        from engine.embed.plain_bert import load_plain_bert
+
+        model = load_plain_bert(path)
+        if model is not None:
+            return model
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 

@@ -105,11 +105,18 @@ class LeanQueryEncoder:
             w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"],
         )
 
+    def token_ids(self, text: str) -> npt.NDArray[np.int64]:
+        """One text's word-piece ids with its special tokens, cut at the model's length."""
+        return np.asarray(self._tokenizer.encode(text).ids, dtype=np.int64)
+
+    def states(self, ids: npt.NDArray[np.int64]) -> F32:
+        """Last-layer states of one unpadded sequence: BertModel's arithmetic in fp32."""
+        return self._forward(ids)
+
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            ids = np.asarray(self._tokenizer.encode(self.prefix + text).ids, dtype=np.int64)
-            states = self._forward(ids)
+            states = self._forward(self.token_ids(self.prefix + text))
             pooled = states[0] if self.pooling == "cls" else states.mean(0)
             if self.normalize:
                 pooled = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
