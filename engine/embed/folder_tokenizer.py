@@ -5,32 +5,24 @@ and a second (the engine's main process holds the chunker's copy of tokenizer.js
 engine/embed/tokenizer_file.py). FolderTokenizer answers the calls the encoder, the
 explanations and the load-time checks make of it: truncation at a length that counts the
 special tokens, padding on the right to the longest text, offsets and the special-token mask,
-lists or torch tensors. It is made only for the folders plain_bert.py builds, whose tokenizer
-files declare a BERT tokenizer padding and truncating on the right; transformers loads any
-other (hf_model.load_tokenizer).
+lists or torch tensors. It is made only for BERT folders whose tokenizer files declare a BERT
+tokenizer padding and truncating on the right; transformers loads any other
+(hf_model.load_tokenizer).
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.embed.model_dir import read_json
 from engine.embed.tokenizer_file import TOKENIZER_FILE
 
 __all__ = ["FolderTokenizer", "load_folder_tokenizer"]
 
 _BERT_TOKENIZERS = (None, "BertTokenizer", "BertTokenizerFast")
-
-
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _token_text(value: Any) -> str | None:
@@ -45,13 +37,11 @@ class FolderTokenizer:
 
     padding_side = "right"
 
-    def __init__(self, backend: Any, pad_token_id: int | None) -> None:
-        from tokenizers import Tokenizer
-
+    def __init__(self, backend: Any, source: str, pad_token_id: int | None) -> None:
+        """`backend` is a Tokenizer of `source`, tokenizer.json's text (kept for copies)."""
         # tokenizer.json may carry its own padding and truncation (the packaged one pads every
         # text to 128): transformers replaces them on every call, and so does this.
-        self._source = backend.to_str()
-        backend = Tokenizer.from_str(self._source)
+        self._source = source
         backend.no_padding()
         backend.no_truncation()
         self.backend_tokenizer = backend
@@ -139,17 +129,18 @@ def load_folder_tokenizer(path: Path) -> FolderTokenizer | None:
 
     if not (path / TOKENIZER_FILE).is_file():
         return None
-    settings = _json(path / "tokenizer_config.json")
-    if (_json(path / "config.json").get("model_type") != "bert"
+    settings = read_json(path / "tokenizer_config.json")
+    if (read_json(path / "config.json").get("model_type") != "bert"
             or settings.get("tokenizer_class") not in _BERT_TOKENIZERS
             or settings.get("padding_side", "right") != "right"
             or settings.get("truncation_side", "right") != "right"):
         return None
     try:
-        backend = Tokenizer.from_file(str(path / TOKENIZER_FILE))
+        source = (path / TOKENIZER_FILE).read_text(encoding="utf-8")
+        backend = Tokenizer.from_str(source)
     except Exception:  # tokenizers raises its own Exception for a file it cannot read
         return None
     pad = _token_text(settings.get("pad_token")) or _token_text(
-        _json(path / "special_tokens_map.json").get("pad_token"))
+        read_json(path / "special_tokens_map.json").get("pad_token"))
     pad_id = backend.token_to_id(pad) if pad is not None else None
-    return FolderTokenizer(backend, pad_id)
+    return FolderTokenizer(backend, source, pad_id)

@@ -40,7 +40,7 @@ def special_ids(tokenizer: Any) -> tuple[list[int], list[int]]:
 
 def load_model(path: Path, *, plain: bool = True) -> Any:
     """The folder's encoder in fp32, eval mode: a plain BERT without transformers' modeling
-    code where plain_bert.py builds and checks one (120 MB less), else transformers' own.
+    code where plain_bert.py builds and checks one (122 MB less), else transformers' own.
     `plain=False` always takes transformers' (for comparisons)."""
     if plain:
         from engine.embed.plain_bert import load_plain_bert

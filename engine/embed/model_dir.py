@@ -33,7 +33,8 @@ def resolve_model_dir(configured: str) -> Path:
     return path.resolve()
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A folder's JSON settings file as a dict; {} when it is missing."""
     if not path.is_file():
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -60,9 +61,9 @@ class ModelInfo:
 @lru_cache(maxsize=8)
 def read_model_info(path: Path) -> ModelInfo:
     """Read pooling, normalisation and length limit from the folder's own files."""
-    st_config = _read_json(path / "sentence_bert_config.json")
-    hf_config = _read_json(path / "config.json")
-    tok_config = _read_json(path / "tokenizer_config.json")
+    st_config = read_json(path / "sentence_bert_config.json")
+    hf_config = read_json(path / "config.json")
+    tok_config = read_json(path / "tokenizer_config.json")
     limits = [
         v
         for v in (
@@ -82,7 +83,7 @@ def read_model_info(path: Path) -> ModelInfo:
     for module in modules:
         kind = str(module.get("type", ""))
         if kind.endswith("Pooling"):
-            pool_cfg = _read_json(path / str(module.get("path", "")) / "config.json")
+            pool_cfg = read_json(path / str(module.get("path", "")) / "config.json")
             if pool_cfg.get("pooling_mode_cls_token"):
                 pooling = "cls"
             elif pool_cfg.get("pooling_mode_mean_tokens"):
