@@ -14,7 +14,6 @@ which reads the same file on its own, before it is used. Anything else goes to t
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,6 +26,7 @@ from torch import nn
 
 from engine.config import EmbedConfig
 from engine.embed.lean_bert import WEIGHTS_FILE, LeanQueryEncoder, supported
+from engine.embed.model_dir import read_json
 
 log = logging.getLogger(__name__)
 __all__ = ["PlainBert", "load_plain_bert"]
@@ -214,7 +214,7 @@ class PlainBert(nn.Module):
 
 
 def _config(path: Path) -> SimpleNamespace:
-    raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    raw = read_json(path / "config.json")
     defaults = {"layer_norm_eps": 1e-12, "type_vocab_size": 2, "max_position_embeddings": 512,
                 "position_embedding_type": "absolute", "is_decoder": False}
     return SimpleNamespace(**{**defaults, **raw})
