@@ -230,6 +230,16 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT OR IGNORE INTO meta(key, value)
         SELECT 'purge_pending', '1' WHERE EXISTS (SELECT 1 FROM chunks);
     """,
+    # 10: FTS5 merges a level's segments once 8 of them wait, not 4. Every file is its own
+    # transaction, and each transaction writes new segments, so with 4 the words phase
+    # rewrote the whole index about twice as often: replaying python3-doc's 1,054 files into
+    # a fresh store took 5.8-6.1 s with 4 and 5.2-5.5 s with 8 (BENCHMARKS.md, folder-index).
+    # A repack after a large run (engine/store/repack.py: 'optimize') still leaves one
+    # segment; until then a search may read up to twice as many (measured there too).
+    """
+    INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('automerge', 8);
+    INSERT INTO files_fts(files_fts, rank) VALUES ('automerge', 8);
+    """,
 )
 
 # The files_fts row of one file (parameter: the file id), once its passages are written.

@@ -33,6 +33,21 @@ def test_fresh_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     Store.open_in(tmp_path).close()
 
 
+def test_keyword_tables_merge_segments_eight_at_a_time(tmp_path: Path) -> None:
+    """Migration 10: FTS5's automerge is 8 on both tables, and holds once files are written
+    (FTS5 keeps it in each table's own config, which a write must not reset)."""
+    store = Store.open_in(tmp_path)
+    folder = store.pin_folder("/docs")
+    for n in range(20):
+        _record(store, folder, f"/docs/{n}.txt", [f"word{n} shared", f"other{n} shared"])
+    for table in ("chunks_fts", "files_fts"):
+        config = dict(store.conn.execute(f"SELECT k, v FROM {table}_config"))
+        assert config.get("automerge") == 8, table
+        store.conn.execute(f"INSERT INTO {table}({table}) VALUES('integrity-check')")
+    assert len(_fts_ids(store, "shared")) == 40
+    store.close()
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     Store.open_in(tmp_path).close()
     conn = sqlite3.connect(tmp_path / "dowse.sqlite3")
