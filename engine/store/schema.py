@@ -235,7 +235,8 @@ MIGRATIONS: tuple[str, ...] = (
     # rewrote the whole index about twice as often: replaying python3-doc's 1,054 files into
     # a fresh store took 5.8-6.1 s with 4 and 5.2-5.5 s with 8 (BENCHMARKS.md, folder-index).
     # A repack after a large run (engine/store/repack.py: 'optimize') still leaves one
-    # segment; until then a search may read up to twice as many (measured there too).
+    # segment; until then a search may read up to twice as many, and FTS5 queries on
+    # python3-doc's unrepacked index took as long as before (BENCHMARKS.md, folder-index).
     """
     INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('automerge', 8);
     INSERT INTO files_fts(files_fts, rank) VALUES ('automerge', 8);
