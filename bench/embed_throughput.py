@@ -5,7 +5,7 @@ over several rounds in one process so both see the same machine load. Usage:
 
     .venv/bin/python bench/embed_throughput.py [--passages 1000] [--rounds 3] [--json]
         [--precision auto|fp32|bf16|int8] [--runtime auto|torch|openvino]
-        [--cpu-isa no-bf16 [--restrict-st]] [--before] [--workers]
+        [--cpu-isa no-bf16 [--restrict-st]] [--before] [--sdpa] [--workers]
 
 --cpu-isa no-bf16 runs Dowse on the path of a CPU without bf16 units ([embed] cpu_isa); with
 --restrict-st the whole process, sentence-transformers included, is held to AVX2 (+VNNI)
@@ -13,6 +13,8 @@ before torch loads: ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY=avx2, MKL_ENABLE_INS
 --before adds a third runner, Dowse as it was before issue 15's CPU changes (FastBert instead
 of FusedBert, CPU batches padded to their own longest text instead of width buckets), in the
 same alternated rounds, so the gain shows as a ratio on one machine load.
+--sdpa adds Dowse with SDPA's attention kernel where its FusedBert computes attention as matrix
+products and a softmax (engine/embed/bert_fused.py: bf16 without AMX), in the same rounds.
 --workers adds Dowse as the meaning phase of `dowse index` runs it: batches of 512 passages
 over engine.ingest.meaning.ENCODER_WORKERS threads, each pinned to its share of the cores
 (engine/embed/threads.py), against the same encoder called from one thread (its tuner).
@@ -45,6 +47,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from engine.config import ChunkConfig, EmbedConfig  # noqa: E402
+from engine.embed.bert_fused import FusedBert  # noqa: E402
 from engine.embed.model_dir import read_model_info, resolve_model_dir  # noqa: E402
 from engine.embed.threads import pin_share_of_cores  # noqa: E402
 from engine.embed.transformer import BASE_THREADS, TransformerEncoder  # noqa: E402
@@ -103,6 +106,8 @@ def main() -> int:
     parser.add_argument("--model", default="", help="a model folder (default: the packaged one)")
     parser.add_argument("--before", action="store_true",
                         help="also time Dowse without FusedBert and width buckets")
+    parser.add_argument("--sdpa", action="store_true",
+                        help="also time Dowse with SDPA's attention instead of matrix products")
     parser.add_argument("--workers", action="store_true",
                         help="also time the meaning phase's pinned encoder workers")
     parser.add_argument("--json", action="store_true")
@@ -133,6 +138,15 @@ def main() -> int:
             before = TransformerEncoder(config, Path(cache), fused=False)
             before.width_step = 1
             before_start = time.perf_counter() - started  # with the precision check cached
+        sdpa = None
+        if args.sdpa:
+            sdpa = TransformerEncoder(config, Path(cache))
+            forward = sdpa._fast
+            if isinstance(forward, FusedBert) and forward.matmul_attention:
+                forward.matmul_attention = False
+            else:
+                print("--sdpa: this encoder uses no attention by matrix products; skipped")
+                sdpa = None
     started = time.perf_counter()
     st = SentenceTransformer(str(model_dir), device=dowse.device)
     st_start = time.perf_counter() - started
@@ -151,6 +165,8 @@ def main() -> int:
     }
     if before is not None:
         runners["before"] = before.encode_passages
+    if sdpa is not None:
+        runners["sdpa"] = sdpa.encode_passages
     if args.workers:  # as the meaning phase runs it: one worker where not side by side
         runners["workers"] = _workers(dowse.encode_passages,
                                       ENCODER_WORKERS if dowse.side_by_side else 1)
@@ -176,6 +192,7 @@ def main() -> int:
     )
     ratios = [d / s for d, s in zip(rates["dowse"], rates["st"], strict=True)]
     gains = [d / b for d, b in zip(rates["dowse"], rates.get("before", []), strict=False)]
+    over_sdpa = [d / b for d, b in zip(rates["dowse"], rates.get("sdpa", []), strict=False)]
     worker_gains = [w / d for w, d in zip(rates.get("workers", []), rates["dowse"], strict=False)]
     result = {
         "passages": len(texts),
@@ -199,6 +216,8 @@ def main() -> int:
         "load_after_each_round": loads,
         "before_tokens_per_s": [round(r) for r in rates.get("before", [])],
         "gain_over_before_per_round": [round(g, 2) for g in gains],
+        "sdpa_tokens_per_s": [round(r) for r in rates.get("sdpa", [])],
+        "gain_over_sdpa_per_round": [round(g, 2) for g in over_sdpa],
         "workers_tokens_per_s": [round(r) for r in rates.get("workers", [])],
         "workers_over_dowse_per_round": [round(g, 2) for g in worker_gains],
         "workers_over_st_per_round": [round(w / s, 2) for w, s in zip(
@@ -217,6 +236,8 @@ def main() -> int:
         ("st", f"sentence-transformers encode(), {st.device} fp32, batch 32", st_start),
         *([("before", "Dowse before issue 15 (FastBert, exact widths), "
                       f"{before.describe()}", before_start)] if before is not None else []),
+        *([("sdpa", f"Dowse with SDPA's attention, {sdpa.describe()}", dowse_start)]
+          if sdpa is not None else []),
         *([("workers", f"Dowse as the meaning phase runs it ({workers} pinned)",
             dowse_start)] if args.workers else []),
     ):
@@ -237,6 +258,10 @@ def main() -> int:
     if gains:
         print(f"Dowse now / before (median of per-round ratios): {statistics.median(gains):.2f}x "
               f"(rounds: {', '.join(f'{g:.2f}' for g in gains)}).")
+    if over_sdpa:
+        print(f"Dowse (attention by matrix products) / with SDPA's attention (median of "
+              f"per-round ratios): {statistics.median(over_sdpa):.2f}x "
+              f"(rounds: {', '.join(f'{g:.2f}' for g in over_sdpa)}).")
     if worker_gains:
         over_st = result["workers_over_st_per_round"]
         print(f"Pinned workers / one caller: {statistics.median(worker_gains):.2f}x (rounds: "

@@ -9,7 +9,8 @@ blocked layout, which leaves the layer norms and attention as the only other pas
 loaded machine the fewer parallel regions matter more: each is a barrier that waits for a
 thread that lost its core. With width-bucketed batches (batching.py) it ran 1.36x to 1.40x
 the earlier FastBert path in bf16 (bench/embed_throughput.py --before); in fp32 on AVX2 it
-is no faster (0.96x with the buckets' padding): there the products are all the time. The
+is no faster (0.96x with the buckets' padding): there the products are all the time. Without
+AMX, bf16 attention is two products and a softmax rather than SDPA (matmul_attention_wins). The
 encoder checks this forward against the model's own when it loads, as it checks FastBert,
 and falls back to FastBert when it is unavailable, fails or disagrees.
 """
@@ -23,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.embed.bert_fast import FastBert
+from engine.embed.device import cpu_bf16_unit
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,36 @@ def _pack(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch
         return torch.ops.mkldnn._reorder_linear_weight(weight.detach(), None), bias.detach()
 
 
+def matmul_attention_wins(dtype: torch.dtype) -> bool:
+    """Whether attention as two matrix products and a softmax beats SDPA's CPU kernel here.
+
+    On AVX512-BF16 without AMX (2 cores of an AMD EPYC, Zen 4) SDPA's flash kernel was 31%
+    of a bf16 forward (torch.profiler, 600 SciFact passages), though attention is about 6% of
+    the arithmetic at 128 tokens; the products and a softmax into one reused buffer ran the
+    same attention 1.5x to 2.1x faster at widths 32 to 256, and the encoder 1.06x to 1.15x
+    (bench/embed_throughput.py --sdpa; BENCHMARKS.md "embed-throughput"). On an AMX machine
+    such products had lost to SDPA's kernel (9.2 against 6.0 ms at 128 tokens), and in fp32
+    they lost past 160 tokens: both keep SDPA.
+    """
+    return dtype == torch.bfloat16 and cpu_bf16_unit() == "AVX512-BF16"
+
+
+def _matmul_attention(
+    qkv: torch.Tensor, attend: torch.Tensor | None, batch: int, length: int, heads: int,
+    scale: float, scores: torch.Tensor,
+) -> torch.Tensor:
+    """softmax(q k^T * scale + attend) v, through `scores`: (batch, heads, length, length)."""
+    width = qkv.shape[1] // 3
+    q, k, v = qkv.view(batch, length, 3, heads, width // heads).permute(2, 0, 3, 1, 4)
+    torch.matmul(q, k.transpose(-1, -2), out=scores)
+    if attend is None:
+        scores.mul_(scale)
+    else:
+        torch.add(attend, scores, alpha=scale, out=scores)  # one pass for both
+    torch.ops.aten._softmax.out(scores, -1, False, out=scores)
+    return torch.matmul(scores, v).transpose(1, 2).reshape(batch * length, width)
+
+
 class FusedBert:
     """FastBert's arithmetic, with bias, GELU and residual adds fused into oneDNN's linear.
 
@@ -63,10 +95,16 @@ class FusedBert:
     weight matrices of each layer are copied once into oneDNN's layout.
     """
 
-    def __init__(self, fast: FastBert) -> None:
+    def __init__(self, fast: FastBert, matmul_attention: bool | None = None) -> None:
+        """`matmul_attention`: attention as products and a softmax rather than SDPA; by
+        default where that measured faster (matmul_attention_wins)."""
         if not available(fast):
             raise ValueError("oneDNN's fused linear is not available for this model")
         self.fast = fast
+        self.matmul_attention = (
+            matmul_attention_wins(fast.word.dtype) if matmul_attention is None
+            else matmul_attention
+        )
         self.layers = [
             _PackedLayer(
                 _pack(layer.qkv_weight, layer.qkv_bias),
@@ -94,11 +132,22 @@ class FusedBert:
             attend = torch.zeros(mask.shape, dtype=x.dtype).masked_fill_(
                 mask == 0, float("-inf")
             )[:, None, None, :]
+        # One buffer for every layer's attention scores (a fresh one per layer cost page
+        # faults); per call, since threads may run this forward side by side.
+        scores = (
+            torch.empty((batch, heads, length, length), dtype=x.dtype)
+            if self.matmul_attention else None
+        )
+        scale = (width // heads) ** -0.5
         for layer in self.layers:
             qkv = linear(x, *layer.qkv, "none", [], "")
-            q, k, v = qkv.view(batch, length, 3, heads, width // heads).permute(2, 0, 3, 1, 4)
-            context = F.scaled_dot_product_attention(q, k, v, attn_mask=attend)
-            context = context.transpose(1, 2).reshape(batch * length, width)
+            if scores is not None:
+                context = _matmul_attention(qkv, attend, batch, length, heads, scale, scores)
+            else:
+                q, k, v = qkv.view(batch, length, 3, heads, width // heads).permute(
+                    2, 0, 3, 1, 4)
+                context = F.scaled_dot_product_attention(q, k, v, attn_mask=attend)
+                context = context.transpose(1, 2).reshape(batch * length, width)
             x = F.layer_norm(
                 linear.binary(context, x, *layer.out, "add"), (width,), *layer.attn_norm, eps
             )

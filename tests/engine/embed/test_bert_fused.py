@@ -44,13 +44,48 @@ def test_fused_forward_is_chosen_and_gives_the_lean_forwards_states(
 
 
 @pytest.mark.model
-def test_fused_forward_in_bf16_agrees_with_fp32(fused: TransformerEncoder) -> None:
+@pytest.mark.parametrize("padded", [True, False])
+def test_attention_as_matrix_products_gives_sdpas_states(
+    fused: TransformerEncoder, padded: bool
+) -> None:
+    fast = FastBert(fused.model)
+    if not bert_fused.available(fast):
+        pytest.skip("this torch has no oneDNN fused linear")
+    ids, mask = _batch(fused)
+    if not padded:  # every row as long as the batch: no mask at all
+        ids, mask = ids[3:], mask[3:]
+    assert bool(mask.all()) is not padded
+    products, sdpa = FusedBert(fast, matmul_attention=True), FusedBert(fast, matmul_attention=False)
+    with torch.inference_mode():
+        got, want = products(ids, mask), sdpa(ids, mask)
+    real = mask.bool()
+    np.testing.assert_allclose(got[real].numpy(), want[real].numpy(), atol=1e-4)
+    assert not np.allclose(got[real].numpy(), 0)
+
+
+@pytest.mark.parametrize(
+    ("unit", "dtype", "wins"),
+    [("AVX512-BF16", torch.bfloat16, True), ("AMX", torch.bfloat16, False),
+     ("AVX512-BF16", torch.float32, False), ("", torch.float32, False)],
+)
+def test_attention_by_products_only_where_it_measured_faster(
+    monkeypatch: pytest.MonkeyPatch, unit: str, dtype: torch.dtype, wins: bool
+) -> None:
+    monkeypatch.setattr(bert_fused, "cpu_bf16_unit", lambda: unit)
+    assert bert_fused.matmul_attention_wins(dtype) is wins
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("matmul_attention", [True, False])
+def test_fused_forward_in_bf16_agrees_with_fp32(
+    fused: TransformerEncoder, matmul_attention: bool
+) -> None:
     fast = FastBert(fused.model)
     if not bert_fused.available(fast):
         pytest.skip("this torch has no oneDNN fused linear")
     bf16 = FusedBert(FastBert(TransformerEncoder(
         EmbedConfig(device="cpu", precision="fp32", runtime="torch"), fused=False
-    ).model.to(torch.bfloat16)))
+    ).model.to(torch.bfloat16)), matmul_attention=matmul_attention)
     ids, mask = _batch(fused)
     with torch.inference_mode():
         got, want = bf16(ids, mask).float(), fast(ids, mask)
