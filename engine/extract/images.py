@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from engine.extract.base import ExtractError, register
+from engine.extract.base import ExtractError, UnsupportedFile, register
 from engine.extract.regions import OcrExtracted
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp", ".gif")
@@ -19,6 +19,12 @@ IMAGE_MIMES = ("image/png", "image/jpeg", "image/tiff", "image/webp", "image/bmp
 PAGED_FORMATS = frozenset({"TIFF"})
 # Frames of one multi-page TIFF that count as pages; a file claiming more is read this far.
 MAX_FRAMES = 2000
+# Pictures too small to hold a word Tesseract can read are not sent to OCR: icons (under this
+# many pixels both ways: a 16 x 16 toolbar icon would hold two letters) and rules or spacers
+# (under MIN_SIDE one way). Each would cost a Tesseract run (about 0.1 s) for nothing; a web
+# project or an app's resources hold thousands (python3-doc has four, 11 and 16 pixels square).
+MAX_ICON_SIDE = 24
+MIN_SIDE = 8
 
 
 def frame_count(image: object) -> int:
@@ -38,8 +44,11 @@ def extract_image(path: Path) -> OcrExtracted:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 pages = frame_count(image)
+                width, height = image.size
     except (UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
         raise ExtractError(f"corrupt image: {exc}") from exc
+    if max(width, height) < MAX_ICON_SIDE or min(width, height) < MIN_SIDE:
+        raise UnsupportedFile(f"no text: {width}×{height} pixels is too small to hold words")
     return OcrExtracted("", "image", page_starts=(0,) * pages, ocr_pages=pages)
 
 

@@ -161,6 +161,25 @@ def test_an_image_over_the_size_limit_is_skipped_with_a_reason(tmp_path: Path) -
         read_scanned(OcrRequest(path, config, None, 30.0), 50 * MB)
 
 
+@pytest.mark.parametrize("size", [(16, 16), (11, 11), (23, 23), (800, 6), (5, 300)])
+def test_an_icon_or_a_rule_is_skipped_without_ocr(tmp_path: Path, size: tuple[int, int]) -> None:
+    path = tmp_path / "icon.png"
+    Image.new("L", size, 0).save(path)
+    width, height = size
+    with pytest.raises(UnsupportedFile, match=f"no text: {width}×{height} pixels is too small"):
+        extract_file(path, 50 * MB)
+
+
+@pytest.mark.parametrize("size", [(24, 24), (200, 8), (8, 120)])
+def test_a_picture_that_can_hold_a_word_waits_for_ocr(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    path = tmp_path / "label.png"
+    Image.new("L", size, 255).save(path)
+    doc = extract_file(path, 50 * MB)
+    assert isinstance(doc, OcrExtracted) and doc.ocr_pages == 1 and pages_needing_ocr(doc) == 1
+
+
 def test_a_file_named_like_an_image_that_is_none_is_corrupt(tmp_path: Path) -> None:
     from engine.extract import ExtractError
 
