@@ -21,8 +21,9 @@ PAGED_FORMATS = frozenset({"TIFF"})
 MAX_FRAMES = 2000
 # Pictures too small to hold a word Tesseract can read are not sent to OCR: icons (under this
 # many pixels both ways: a 16 x 16 toolbar icon would hold two letters) and rules or spacers
-# (under MIN_SIDE one way). Each would cost a Tesseract run (about 0.1 s) for nothing; a web
-# project or an app's resources hold thousands (python3-doc has four, 11 and 16 pixels square).
+# (under MIN_SIDE one way). Each cost a Tesseract run for nothing, after every text file: 300
+# icons of 16 x 16 took a keyword-only index from 1 s to 14 s (BENCHMARKS.md, folder-index). A
+# web project or an app's resources hold thousands; python3-doc has four, 11 and 16 px square.
 MAX_ICON_SIDE = 24
 MIN_SIDE = 8
 
