@@ -28,6 +28,13 @@ def _batch(encoder: TransformerEncoder) -> tuple[torch.Tensor, torch.Tensor]:
     return batch["input_ids"], batch["attention_mask"]
 
 
+def _fused_ops_or_skip(encoder: TransformerEncoder) -> FastBert:
+    fast = FastBert(encoder.model)
+    if not bert_fused.available(fast):
+        pytest.skip("this torch has no oneDNN fused linear")
+    return fast
+
+
 @pytest.mark.model
 def test_fused_forward_is_chosen_and_gives_the_lean_forwards_states(
     fused: TransformerEncoder,
@@ -48,9 +55,7 @@ def test_fused_forward_is_chosen_and_gives_the_lean_forwards_states(
 def test_attention_as_matrix_products_gives_sdpas_states(
     fused: TransformerEncoder, padded: bool
 ) -> None:
-    fast = FastBert(fused.model)
-    if not bert_fused.available(fast):
-        pytest.skip("this torch has no oneDNN fused linear")
+    fast = _fused_ops_or_skip(fused)
     ids, mask = _batch(fused)
     if not padded:  # every row as long as the batch: no mask at all
         ids, mask = ids[3:], mask[3:]
@@ -80,9 +85,7 @@ def test_attention_by_products_only_where_it_measured_faster(
 def test_fused_forward_in_bf16_agrees_with_fp32(
     fused: TransformerEncoder, matmul_attention: bool
 ) -> None:
-    fast = FastBert(fused.model)
-    if not bert_fused.available(fast):
-        pytest.skip("this torch has no oneDNN fused linear")
+    fast = _fused_ops_or_skip(fused)
     bf16 = FusedBert(FastBert(TransformerEncoder(
         EmbedConfig(device="cpu", precision="fp32", runtime="torch"), fused=False
     ).model.to(torch.bfloat16)), matmul_attention=matmul_attention)
